@@ -1,0 +1,92 @@
+"""Batches of encoded points with byte accounting.
+
+Points are stored and sent as their compact JSON; a batch is cut before it
+would pass the point limit or the byte budget of its carrier (900 kB per
+WebSocket frame, 4 MiB per HTTP body), so no frame the gateway would refuse
+is ever built. Frames are assembled by joining the encoded points, never by
+re-encoding them.
+"""
+
+import json
+
+from plexus_core.sizes import json_nbytes as nbytes
+from plexus_core.limits import (MAX_POINTS_PER_BATCH, WS_FRAME_TARGET,
+                                HTTP_BODY_TARGET, FRAME_ENVELOPE_BYTES)
+
+class BatchBuilder:
+    """Collects encoded points until the next one would not fit."""
+
+    def __init__(self, max_points=MAX_POINTS_PER_BATCH, max_bytes=WS_FRAME_TARGET):
+        self.max_points = max_points
+        self.max_bytes = max_bytes
+        self.points = []
+        self.size = FRAME_ENVELOPE_BYTES
+
+    def fits(self, n):
+        """Would a point of n bytes fit? An empty batch takes any one point."""
+        if not self.points:
+            return True
+        return len(self.points) < self.max_points and self.size + n + 1 <= self.max_bytes
+
+    def add(self, encoded, n=None):
+        """Append if it fits; returns False (and keeps nothing) when it does not."""
+        if n is None:
+            n = nbytes(encoded)
+        if not self.fits(n):
+            return False
+        self.points.append(encoded)
+        self.size += n + 1
+        return True
+
+    def take(self):
+        pts = self.points
+        self.points = []
+        self.size = FRAME_ENVELOPE_BYTES
+        return pts
+
+    def __len__(self):
+        return len(self.points)
+
+
+def split(encoded_points, max_points=MAX_POINTS_PER_BATCH, max_bytes=WS_FRAME_TARGET):
+    """Cut a list of encoded points into lists that each fit one carrier."""
+    b = BatchBuilder(max_points, max_bytes)
+    out = []
+    for e in encoded_points:
+        if not b.add(e):
+            out.append(b.take())
+            b.add(e)
+    if len(b):
+        out.append(b.take())
+    return out
+
+
+def _joined(encoded_points):
+    if encoded_points and not isinstance(encoded_points[0], str):
+        encoded_points = [e.decode() for e in encoded_points]
+    return ",".join(encoded_points)
+
+
+def telemetry_frame(encoded_points, seq=None, batch_id=None):
+    """The device WebSocket telemetry frame text.
+
+    `seq` only when the gateway offered acks; `batch_id` is our idempotency
+    extension (hosted gateways ignore unknown keys)."""
+    head = '{"type":"telemetry"'
+    if seq is not None:
+        head += ',"seq":%d' % seq
+    if batch_id is not None:
+        head += ',"batch_id":' + json.dumps(batch_id)
+    return head + ',"points":[' + _joined(encoded_points) + "]}"
+
+
+def ingest_body(source_id, encoded_points, batch_id=None):
+    """The POST /ingest JSON body."""
+    head = '{"source_id":' + json.dumps(source_id)
+    if batch_id is not None:
+        head += ',"batch_id":' + json.dumps(batch_id)
+    return head + ',"points":[' + _joined(encoded_points) + "]}"
+
+
+HTTP_LIMITS = (MAX_POINTS_PER_BATCH, HTTP_BODY_TARGET)
+WS_LIMITS = (MAX_POINTS_PER_BATCH, WS_FRAME_TARGET)

@@ -1,0 +1,194 @@
+"""The point model (PROTOCOL.md §3): build, validate and encode one reading.
+
+A point is a dict {"class", "metric", "value", "timestamp"[, "tags"]}. Every
+gateway rule is checked here, before anything is queued, and a bad reading
+raises ValueError naming the field, the limit and the fix. The gateway checks
+what arrives with plexus_core.wire, on the same limits.
+"""
+
+import json
+
+from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS
+from plexus_core.sizes import json_nbytes, utf8_len
+
+METRIC = "metric"
+EVENT = "event"
+
+_INF = float("inf")
+_MAX_DEPTH = 32
+
+
+def _is_number(v):
+    t = type(v)
+    return t is float or t is int
+
+
+def _finite(x):
+    # NaN and inf fail x - x == 0 (inf - inf is NaN); ints always pass.
+    return x - x == 0
+
+
+def check_name(field, s):
+    """A metric name, tag key/value or string event: non-empty str <= 256 bytes."""
+    if type(s) is not str:
+        if not isinstance(s, str):
+            raise ValueError("%s must be a string, got %s" % (field, type(s).__name__))
+    if not s:
+        raise ValueError("%s must not be empty" % field)
+    n = utf8_len(s)
+    if n > MAX_NAME_BYTES:
+        raise ValueError("%s is %d bytes; the limit is %d UTF-8 bytes: shorten it"
+                         % (field, n, MAX_NAME_BYTES))
+    return s
+
+
+def _unwrap(v):
+    # numpy scalars and similar expose .item(); take the plain Python value.
+    item = getattr(v, "item", None)
+    if item is not None and not isinstance(v, (dict, list, tuple, str, bytes)):
+        try:
+            return item()
+        except Exception:
+            pass
+    return v
+
+
+def _check_json(v, where, depth):
+    """Reject what JSON cannot carry exactly: NaN/inf, bytes, sets, objects."""
+    if depth > _MAX_DEPTH:
+        raise ValueError("%s nests deeper than %d levels" % (where, _MAX_DEPTH))
+    if v is None or v is True or v is False or type(v) is str or type(v) is int:
+        return v
+    if type(v) is float:
+        if not _finite(v):
+            raise ValueError("%s contains %r; JSON has no NaN or infinity: send a number or null" % (where, v))
+        return v
+    if isinstance(v, dict):
+        out = {}
+        for k in v:
+            if not isinstance(k, str):
+                raise ValueError("%s has a non-string key %r; JSON object keys must be strings" % (where, k))
+            out[k] = _check_json(v[k], where, depth + 1)
+        return out
+    if isinstance(v, (list, tuple)):
+        return [_check_json(x, where, depth + 1) for x in v]
+    if isinstance(v, str):
+        return str(v)
+    u = _unwrap(v)
+    if u is not v:
+        return _check_json(u, where, depth)
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return _check_json(float(v), where, depth)
+    if isinstance(v, (bytes, bytearray)):
+        raise ValueError("%s contains bytes; decode them to str (or base64) first" % where)
+    raise ValueError("%s contains a %s, which is not JSON; use str, number, bool, list or dict"
+                     % (where, type(v).__name__))
+
+
+def check_tags(tags):
+    """None/{} -> None; else a dict of <= 16 non-empty str -> str, each <= 256 bytes."""
+    if not tags:
+        if tags is None or isinstance(tags, dict):
+            return None
+    if not isinstance(tags, dict):
+        raise ValueError("tags must be a dict of str -> str, got %s" % type(tags).__name__)
+    if len(tags) > MAX_TAGS:
+        raise ValueError("%d tags given; the limit is %d per point: drop some or fold them "
+                         "into the metric name" % (len(tags), MAX_TAGS))
+    for k in tags:
+        check_name("tag key", k)
+        v = tags[k]
+        if type(v) is not str:
+            raise ValueError("tag %r has a %s value; tag values must be strings (str(value))"
+                             % (k, type(v).__name__))
+        check_name("tag %r" % k, v)
+    return tags
+
+
+def normalize_timestamp(ts, now_ms):
+    """Any epoch time to integer ms.
+
+    None -> now_ms() (the server-corrected clock; the only case it is used).
+    Units are told apart by magnitude: < 1e12 seconds, < 1e15 ms, < 1e18 µs,
+    else ns (each boundary is 2001-09-09 in the smaller unit). Zero, negative,
+    NaN, inf, bool and non-numbers raise ValueError.
+    """
+    if ts is None:
+        return now_ms()
+    if not _is_number(ts):
+        ts = _unwrap(ts)
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+            raise ValueError("timestamp must be epoch seconds or ms as a number, got %s"
+                             % type(ts).__name__)
+    if not _finite(ts) or ts <= 0:
+        raise ValueError("timestamp %r is not a positive epoch time; pass seconds or ms "
+                         "since 1970, or None for now" % (ts,))
+    if ts < 1e12:
+        return int(ts * 1000 + 0.5)
+    if ts < 1e15:
+        return int(ts)
+    if ts < 1e18:
+        return int(ts) // 1000
+    return int(ts) // 1000000
+
+
+def check_value(metric, value, data_class):
+    """Validate a value for its class; returns (class, value) with class inferred."""
+    if _is_number(value):
+        if not _finite(value):
+            raise ValueError("%r: value %r is not finite; the gateway only stores finite "
+                             "numbers: skip the reading or send an event" % (metric, value))
+        if data_class is None or data_class == METRIC:
+            return METRIC, value
+        if data_class == EVENT:
+            return EVENT, value
+    if data_class is not None and data_class != METRIC and data_class != EVENT:
+        raise ValueError("class must be 'metric' or 'event', got %r" % (data_class,))
+    if value is None:
+        raise ValueError("%r: value is None; the gateway rejects null: skip the reading" % metric)
+    value = _unwrap(value)
+    if _is_number(value):
+        return check_value(metric, value, data_class)
+    if data_class == METRIC:
+        raise ValueError("%r: class 'metric' needs a finite number, got %s; use event() "
+                         "for strings, bools and objects" % (metric, type(value).__name__))
+    if isinstance(value, bool):
+        return EVENT, bool(value)
+    if isinstance(value, str):
+        check_name("%r: string value" % metric, value)
+        return EVENT, value
+    if isinstance(value, int):  # int subclasses other than bool
+        return check_value(metric, int(value), data_class)
+    if isinstance(value, float):
+        return check_value(metric, float(value), data_class)
+    if isinstance(value, (dict, list, tuple)):
+        value = _check_json(value, "%r: value" % metric, 0)
+        n = json_nbytes(json.dumps(value))
+        if n > MAX_EVENT_JSON_BYTES:
+            raise ValueError("%r: event value is %d bytes of JSON; the limit is %d: send "
+                             "less, or split it into several events"
+                             % (metric, n, MAX_EVENT_JSON_BYTES))
+        return EVENT, value
+    _check_json(value, "%r: value" % metric, 0)  # raises with a clear message
+    raise ValueError("%r: unsupported value type %s" % (metric, type(value).__name__))
+
+
+def make_point(metric, value, timestamp=None, tags=None, data_class=None, now_ms=None):
+    """Build a validated point dict. `now_ms` is the clock used when timestamp is None."""
+    check_name("metric name", metric)
+    cls, value = check_value(metric, value, data_class)
+    p = {"class": cls, "metric": metric, "value": value,
+         "timestamp": normalize_timestamp(timestamp, now_ms)}
+    tags = check_tags(tags)
+    if tags:
+        p["tags"] = tags
+    return p
+
+
+def encode_point(p):
+    """Compact JSON of one point (what stores and frames hold)."""
+    return json.dumps(p, separators=(",", ":"))

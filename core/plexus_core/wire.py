@@ -1,0 +1,70 @@
+"""Validation of points as a gateway receives them (PROTOCOL.md §3.9).
+
+Mirrors the hosted gateway, on the same limits the client enforces before
+sending (plexus_core.points), so both ends agree on what is valid.
+"""
+
+import json
+
+from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS
+from plexus_core.points import METRIC, EVENT, check_name, _is_number, _finite
+from plexus_core.sizes import json_nbytes, utf8_len
+
+
+def check_wire_point(p, rescale_seconds=True):
+    """Validate a point as received by a gateway; returns the normalised dict.
+
+    Mirrors the hosted gateway: missing class is inferred, `source_id` is
+    removed (the caller resolves it), unknown keys are tolerated and dropped,
+    a positive timestamp below 1e12 is seconds (HTTP; pass rescale_seconds).
+    Raises ValueError with the field at fault.
+    """
+    if not isinstance(p, dict):
+        raise ValueError("point must be an object")
+    metric = p.get("metric")
+    if type(metric) is not str:
+        raise ValueError("point.metric must be a string")
+    check_name("point.metric", metric)
+    value = p.get("value")
+    cls = p.get("class")
+    if cls is not None and cls != METRIC and cls != EVENT:
+        raise ValueError("point.class must be 'metric' or 'event'")
+    if value is None:
+        raise ValueError("point.value is required")
+    if cls is None:
+        cls = METRIC if _is_number(value) else EVENT
+    if cls == METRIC:
+        if not _is_number(value) or not _finite(value):
+            raise ValueError("point.value must be a finite number for class metric")
+    elif type(value) is str:
+        check_name("point.value", value)
+    elif isinstance(value, (dict, list)):
+        if json_nbytes(json.dumps(value)) > MAX_EVENT_JSON_BYTES:
+            raise ValueError("point.value JSON exceeds %d bytes" % MAX_EVENT_JSON_BYTES)
+    elif not (_is_number(value) or value is True or value is False):
+        raise ValueError("point.value has an unsupported type")
+    elif _is_number(value) and not _finite(value):
+        raise ValueError("point.value must be finite")
+    ts = p.get("timestamp")
+    if ts is not None:
+        if not _is_number(ts) or not _finite(ts):
+            raise ValueError("point.timestamp must be a finite number")
+        if rescale_seconds and 0 < ts < 1e12:
+            ts = ts * 1000
+        ts = int(ts)
+    out = {"class": cls, "metric": metric, "value": value, "timestamp": ts}
+    tags = p.get("tags")
+    if tags is not None:
+        if not isinstance(tags, dict):
+            raise ValueError("point.tags must be an object of strings")
+        if len(tags) > MAX_TAGS:
+            raise ValueError("point.tags has more than %d entries" % MAX_TAGS)
+        for k in tags:
+            check_name("point.tags key", k)
+            if type(tags[k]) is not str:
+                raise ValueError("point.tags values must be strings")
+            if utf8_len(tags[k]) > MAX_NAME_BYTES:
+                raise ValueError("point.tags value exceeds %d bytes" % MAX_NAME_BYTES)
+        if tags:
+            out["tags"] = tags
+    return out

@@ -1,0 +1,23 @@
+from plexus_core import ingest
+
+
+def test_classify():
+    assert ingest.classify(200) == ingest.OK
+    assert ingest.classify(204) == ingest.OK
+    assert ingest.classify(401) == ingest.AUTH
+    assert ingest.classify(403) == ingest.AUTH
+    for s in (400, 413, 422):
+        assert ingest.classify(s) == ingest.REJECTED
+    for s in (429, 500, 502, 503, 408):
+        assert ingest.classify(s) == ingest.RETRY
+    for s in (402, 404):
+        assert ingest.classify(s) == ingest.OTHER
+
+
+def test_dropped_and_error_text():
+    assert ingest.dropped_count('{"success":true,"count":3,"dropped":2}') == 2
+    assert ingest.dropped_count('{"success":true,"count":3}') == 0
+    assert ingest.dropped_count('{"dropped":true}') == 0
+    assert ingest.dropped_count("not json") == 0
+    assert ingest.error_text('{"error":"invalid gzip body"}') == "invalid gzip body"
+    assert ingest.error_text(b"plain") == "plain"

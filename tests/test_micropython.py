@@ -1,0 +1,53 @@
+"""The core test modules, run inside the real MicroPython interpreter.
+
+Every tests/core/test_*.py module runs at a tight (64K) and a roomy (2M)
+heap, from source and from .mpy files compiled by mpy-cross, each in its own
+interpreter so a failure names its module.
+"""
+
+import glob
+import os
+
+import pytest
+
+from support import mpy
+
+CORE_TESTS = os.path.join(mpy.ROOT, "tests", "core")
+MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(CORE_TESTS, "test_*.py")))
+
+
+@pytest.fixture(scope="session")
+def mpy_core(tmp_path_factory):
+    return mpy.compile_core(str(tmp_path_factory.mktemp("mpy")))
+
+
+@pytest.mark.parametrize("heap", ["64K", "2M"])
+@pytest.mark.parametrize("module", MODULES)
+def test_core_from_source(module, heap):
+    mpy.run_tests(mpy.CORE, CORE_TESTS, [module], heap)
+
+
+@pytest.mark.parametrize("heap", ["64K", "2M"])
+@pytest.mark.parametrize("module", MODULES)
+def test_core_from_mpy(module, heap, mpy_core):
+    # The .mpy tree holds no .py files, so every core import is compiled code.
+    assert not glob.glob(os.path.join(mpy_core, "plexus_core", "*.py"))
+    mpy.run_tests(mpy_core, CORE_TESTS, [module], heap)
+
+
+def test_every_core_module_compiles(tmp_path):
+    out = mpy.compile_core(str(tmp_path))
+    srcs = glob.glob(os.path.join(mpy.CORE, "**", "*.py"), recursive=True)
+    mpys = glob.glob(os.path.join(out, "**", "*.mpy"), recursive=True)
+    assert len(srcs) == len(mpys) > 5
+
+
+def test_a_counted_repetition_regex_fails_on_micropython(tmp_path):
+    # The trap this suite guards against: the same check passes on CPython
+    # and fails inside MicroPython, so a core module written this way is caught.
+    (tmp_path / "trap.py").write_text(
+        "import re\n"
+        "ok = re.match('^[a-z0-9][a-z0-9_-]{1,62}$', 'pump-07') is not None\n"
+        "print('accepted' if ok else 'rejected')\n")
+    r = mpy.run([str(tmp_path / "trap.py")])
+    assert r.stdout.strip() == "rejected", r.stdout + r.stderr

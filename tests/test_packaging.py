@@ -1,0 +1,65 @@
+"""Packaging facts: one version everywhere, mip installs every core file,
+and the core imports nothing MicroPython lacks."""
+
+import json
+import os
+import re
+import tomllib
+
+import plexus
+import plexus_core
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORE = os.path.join(ROOT, "core")
+
+# Modules the core may import: MicroPython built-ins only (DESIGN.md).
+ALLOWED = {"json", "time", "os", "struct", "socket", "select", "binascii", "errno",
+           "gc", "ssl", "tls", "micropython", "sys", "math", "random", "hashlib",
+           "asyncio", "vfs", "machine", "network", "plexus_core", "plexus"}
+
+
+def core_files():
+    for d in ("plexus_core", "plexus"):
+        for f in sorted(os.listdir(os.path.join(CORE, d))):
+            if f.endswith(".py"):
+                yield d, f
+
+
+def test_versions_agree():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        py = tomllib.load(f)["project"]["version"]
+    with open(os.path.join(ROOT, "package.json")) as f:
+        mip = json.load(f)["version"]
+    assert py == mip == plexus.__version__ == plexus_core.__version__
+
+
+def test_package_json_installs_every_core_file():
+    with open(os.path.join(ROOT, "package.json")) as f:
+        urls = json.load(f)["urls"]
+    want = [[d + "/" + f, "core/%s/%s" % (d, f)] for d, f in core_files()]
+    assert sorted(urls) == sorted(want)
+    for _, src in urls:
+        assert os.path.exists(os.path.join(ROOT, src)), src
+
+
+def test_core_imports_only_micropython_builtins():
+    bad = []
+    for d, f in core_files():
+        with open(os.path.join(CORE, d, f)) as fh:
+            for n, line in enumerate(fh, 1):
+                m = re.match(r"\s*(?:from|import)\s+([A-Za-z_][\w]*)", line)
+                if m and m.group(1) not in ALLOWED:
+                    bad.append("%s/%s:%d %s" % (d, f, n, line.strip()))
+    assert not bad, "core imports modules MicroPython lacks:\n" + "\n".join(bad)
+
+
+def test_core_has_no_counted_repetition_or_cpython_only_syntax():
+    bad = []
+    for d, f in core_files():
+        src = open(os.path.join(CORE, d, f)).read()
+        for pat, why in ((r"re\.(compile|match|search)\([^)]*\{\d+,?\d*\}", "regex {m,n}"),
+                         (r"\bdataclass\b", "dataclasses"), (r":=", "walrus"),
+                         (r"f\"[^\"]*=\}", "f-string ="), (r"\bmatch .*:\n", "match")):
+            if re.search(pat, src):
+                bad.append("%s/%s: %s" % (d, f, why))
+    assert not bad, bad
