@@ -1,0 +1,48 @@
+"""The `plexus` command. Each feature registers its own subcommands.
+
+A module listed in COMMAND_MODULES defines register(subparsers), adding
+parsers that set `func` (called with the parsed args; its return value is the
+exit status). Modules not installed in this build are skipped.
+"""
+
+import argparse
+import importlib
+import sys
+
+from plexus_core import __version__
+
+COMMAND_MODULES = [
+    "plexus.demo",            # plexus demo
+    "plexus.people_cli",      # init, whoami, logout, send, tail, query, sources, doctor
+    "plexus.command_cli",     # plexus command SOURCE NAME
+    "plexus.gateway.cli",     # plexus gateway [keys ...]
+    "plexus.deploy",          # plexus deploy
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="plexus", description="Plexus telemetry SDK and local gateway.")
+    parser.add_argument("--version", action="version", version="plexus " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
