@@ -18,11 +18,15 @@ ALLOWED = {"json", "time", "os", "struct", "socket", "select", "binascii", "errn
            "asyncio", "vfs", "machine", "network", "plexus_core", "plexus"}
 
 
+BOARD_DIRS = (("plexus_core", "core/plexus_core"), ("plexus", "core/board/plexus"))
+
+
 def core_files():
-    for d in ("plexus_core", "plexus"):
-        for f in sorted(os.listdir(os.path.join(CORE, d))):
+    """(installed package, repo dir, file) for everything mip puts on a board."""
+    for d, src in BOARD_DIRS:
+        for f in sorted(os.listdir(os.path.join(ROOT, src))):
             if f.endswith(".py"):
-                yield d, f
+                yield d, src, f
 
 
 def test_versions_agree():
@@ -36,7 +40,7 @@ def test_versions_agree():
 def test_package_json_installs_every_core_file():
     with open(os.path.join(ROOT, "package.json")) as f:
         urls = json.load(f)["urls"]
-    want = [[d + "/" + f, "core/%s/%s" % (d, f)] for d, f in core_files()]
+    want = [[d + "/" + f, src + "/" + f] for d, src, f in core_files()]
     assert sorted(urls) == sorted(want)
     for _, src in urls:
         assert os.path.exists(os.path.join(ROOT, src)), src
@@ -44,8 +48,8 @@ def test_package_json_installs_every_core_file():
 
 def test_core_imports_only_micropython_builtins():
     bad = []
-    for d, f in core_files():
-        with open(os.path.join(CORE, d, f)) as fh:
+    for d, src, f in core_files():
+        with open(os.path.join(ROOT, src, f)) as fh:
             for n, line in enumerate(fh, 1):
                 m = re.match(r"\s*(?:from|import)\s+([A-Za-z_][\w]*)", line)
                 if m and m.group(1) not in ALLOWED:
@@ -55,11 +59,24 @@ def test_core_imports_only_micropython_builtins():
 
 def test_core_has_no_counted_repetition_or_cpython_only_syntax():
     bad = []
-    for d, f in core_files():
-        src = open(os.path.join(CORE, d, f)).read()
+    for d, path, f in core_files():
+        src = open(os.path.join(ROOT, path, f)).read()
         for pat, why in ((r"re\.(compile|match|search)\([^)]*\{\d+,?\d*\}", "regex {m,n}"),
                          (r"\bdataclass\b", "dataclasses"), (r":=", "walrus"),
                          (r"f\"[^\"]*=\}", "f-string ="), (r"\bmatch .*:\n", "match")):
             if re.search(pat, src):
                 bad.append("%s/%s: %s" % (d, f, why))
     assert not bad, bad
+
+
+def test_pyproject_lists_every_python_package():
+    # a subpackage missing from pyproject would be absent from the wheel
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, base in (("plexus", "cpython/plexus"), ("plexus_core", "core/plexus_core")):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, base)):
+            if "__init__.py" in files and "__pycache__" not in dirpath:
+                rel = os.path.relpath(dirpath, os.path.join(ROOT, base))
+                found.add(top if rel == "." else top + "." + rel.replace(os.sep, "."))
+    assert found == listed

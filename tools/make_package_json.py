@@ -13,10 +13,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     urls = []
-    for d in ("plexus_core", "plexus"):
-        for f in sorted(os.listdir(os.path.join(ROOT, "core", d))):
+    for d, src in (("plexus_core", "core/plexus_core"), ("plexus", "core/board/plexus")):
+        for f in sorted(os.listdir(os.path.join(ROOT, src))):
             if f.endswith(".py"):
-                urls.append([d + "/" + f, "core/%s/%s" % (d, f)])
+                urls.append([d + "/" + f, src + "/" + f])
     with open(os.path.join(ROOT, "core", "plexus_core", "__init__.py")) as fh:
         version = re.search(r'__version__ = "([^"]+)"', fh.read()).group(1)
     with open(os.path.join(ROOT, "package.json"), "w") as fh:
