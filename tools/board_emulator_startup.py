@@ -5,7 +5,7 @@
 # firmware does. When it returns, the interpreter's REPL is the board's REPL.
 #
 # argv: IMAGE BLOCK_SIZE CTL_FD MODE UID_HEX WIFI
-#   MODE: power-on | soft | raw | wdt | deepsleep  (raw: soft reset in raw
+#   MODE: power-on | hard | soft | raw | wdt | deepsleep  (raw: soft reset in raw
 #   REPL, which skips main.py as firmware does)
 #   WIFI: "-" for none, else "SSID:PASSWORD" of the one emulated access point
 #
@@ -117,7 +117,7 @@ def _startup():
     for name in dir(real_machine):
         if not name.startswith("_"):
             setattr(m, name, getattr(real_machine, name))
-    cause = {"power-on": 1, "wdt": 3, "deepsleep": 4}.get(mode, 5)
+    cause = {"power-on": 1, "hard": 2, "wdt": 3, "deepsleep": 4}.get(mode, 5)
     uid = binascii.unhexlify(uid_hex)
     m.Pin = Pin
     m.WDT = WDT

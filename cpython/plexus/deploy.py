@@ -165,6 +165,7 @@ class Board:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 self.t = SerialTransport(port, baudrate=115200)
+            self.t.serial.timeout = timeout  # a silent port must not block a read forever
         except TransportError:
             raise DeployError("cannot open %s: another program may be using it (a serial "
                               "monitor, Thonny, another mpremote), or you lack permission "
