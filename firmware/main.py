@@ -42,17 +42,23 @@ def send_readings(px, sensors, led):
 
 
 class Progress:
-    """Prints what the board is doing, once per reading cycle."""
+    """Prints what the board is doing, at most every 10 s."""
+
+    EVERY_MS = 10000
 
     def __init__(self, gateway):
         self.gateway = gateway
         self.sent = 0
         self.online = False
         self.auth_reported = False
+        self.printed = None
 
     def cycle(self, px, n):
         self.sent += n
-        print("plexus: %d readings taken, %d waiting on flash" % (self.sent, px.buffer_size()))
+        now = time.ticks_ms()
+        if self.printed is None or time.ticks_diff(now, self.printed) >= self.EVERY_MS:
+            self.printed = now
+            print("plexus: %d readings taken, %d waiting on flash" % (self.sent, px.buffer_size()))
 
     def check(self, px):
         if not self.online and self.sent and px.buffer_size() == 0:
