@@ -6,6 +6,7 @@ deep sleep."""
 import serial
 
 from emulated import mpremote, wait_for
+from support import mpy
 
 BOOT_COUNTER = """
 import machine
@@ -126,3 +127,32 @@ def test_output_nobody_reads_does_not_stall_the_board(emulator, tmp_path):
     board.wait_output("finished", timeout=120)
     out = mpremote(board.port, "exec", "print(open('finished').read())")
     assert "yes" in out
+
+
+def test_mpremote_mip_installs_the_core_from_package_json(emulator, board_env):
+    # The other way onto a board: `mpremote mip install` with the repo's
+    # package.json, served over plain http like a release would be.
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    handler = functools.partial(Quiet, directory=mpy.ROOT)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        board = emulator()
+        url = "http://127.0.0.1:%d/package.json" % server.server_address[1]
+        out = mpremote(board.port, "mip", "install", url, env=board_env)
+        assert "Done" in out, out
+        out = mpremote(board.port, "exec", "from plexus import PlexusError\nfrom plexus_core.source_id import "
+                       "is_valid_source_id\nprint(is_valid_source_id('pump-07'), PlexusError.__name__)",
+                       env=board_env)
+        assert "True PlexusError" in out, out
+    finally:
+        server.shutdown()
+    board.stop()
+    assert "/lib/plexus_core/points.py" in board.files()
