@@ -39,7 +39,7 @@ class DeployError(Exception):
 def emulator_dir():
     """Where tools/board_emulator.py announces running emulated boards."""
     return os.environ.get("PLEXUS_EMULATOR_DIR") or os.path.join(
-        tempfile.gettempdir(), "plexus-emulators-%d" % os.getuid())
+        tempfile.gettempdir(), "plexus-emulators-%d" % getattr(os, "getuid", lambda: 0)())
 
 
 # -- finding boards --------------------------------------------------------
@@ -73,7 +73,7 @@ def find_boards():
 
 def choose_port(port, say):
     if port:
-        if not os.path.exists(port) and "://" not in port:
+        if port.startswith("/") and not os.path.exists(port):  # COM3 on Windows is no path
             raise DeployError("no board at %s: that device does not exist. "
                               "`plexus deploy --list` shows connected boards." % port)
         return port

@@ -64,3 +64,15 @@ def test_readings_taken_offline_survive_a_power_cut(emulator, board_env, gw, tmp
                      "--tail", "120", env=board_env)
     assert rc == 0 and "Done" in out, out
     wait_for(lambda: gw.count("emu-offline") >= taken, 120, "%d offline readings at the gateway" % taken)
+
+
+def test_deep_sleep_mode_syncs_on_wake(emulator, board_env, gw):
+    # Each wake: one reading to flash, then join Wi-Fi, send it, and sleep again.
+    board = emulator(wifi="bench-net:bench-pass")
+    rc, out = plexus("deploy", "--port", board.port, "--key", gw.key, "--wifi", "bench-net:bench-pass",
+                     "--source-id", "emu-sleeper", "--gateway", gw.url, "--deep-sleep", "1",
+                     "--tail", "0", env=board_env)
+    assert rc == 0, out
+    wait_for(lambda: board.output().count("wake from deep sleep") >= 4, 180, "four wakes")
+    wait_for(lambda: gw.count("emu-sleeper") >= 2, 120, "readings from the sleeping board")
+    assert "plexus: online" in board.output()
