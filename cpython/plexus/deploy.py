@@ -465,7 +465,8 @@ def deploy(args, say):
         for d in ("/lib",) + (LIBRARY_DIRS if not args.no_core else ()):
             board.mkdir(d)
         for dest, data in todo:
-            board.write(dest, data)
+            board.write(dest + ".part", data)
+            board.rename(dest + ".part", dest)  # atomic: a pulled cable leaves the old file, never half a file
             say("  %-34s %6.1f KiB" % (dest, len(data) / 1024))
         if not args.no_core:
             remove_stale(board, files, listings, say)
