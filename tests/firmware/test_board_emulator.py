@@ -3,6 +3,13 @@ board to the real mpremote: raw REPL, file copies onto a littlefs image that
 outlives the emulator, soft reset, Ctrl-C, machine.reset(), the watchdog and
 deep sleep."""
 
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+
 import serial
 
 from emulated import mpremote, wait_for
@@ -132,10 +139,6 @@ def test_output_nobody_reads_does_not_stall_the_board(emulator, tmp_path):
 def test_mpremote_mip_installs_the_core_from_package_json(emulator, board_env):
     # The other way onto a board: `mpremote mip install` with the repo's
     # package.json, served over plain http like a release would be.
-    import functools
-    import http.server
-    import threading
-
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *a):
             pass
@@ -156,3 +159,15 @@ def test_mpremote_mip_installs_the_core_from_package_json(emulator, board_env):
         server.shutdown()
     board.stop()
     assert "/lib/plexus_core/points.py" in board.files()
+
+
+def test_image_listing_for_people(emulator, tmp_path):
+    board = emulator()
+    mpremote(board.port, "exec", "import os\nos.mkdir('/etc')\nwith open('/etc/motd', 'w') as f:\n f.write('hi')")
+    board.stop()
+    tool = [sys.executable, os.path.join(mpy.ROOT, "tools", "board_emulator.py"), "--image", board.image,
+            "--micropython", mpy.micropython()]
+    ls = subprocess.run(tool + ["--ls"], capture_output=True, text=True, timeout=120)
+    assert ls.returncode == 0 and "/etc/" in ls.stdout and "2  /etc/motd" in ls.stdout, ls.stdout + ls.stderr
+    cat = subprocess.run(tool + ["--cat", "/etc/motd"], capture_output=True, text=True, timeout=120)
+    assert cat.stdout == "hi"
