@@ -19,4 +19,5 @@ include("$(PORT_DIR)/boards/manifest.py")
 
 package("plexus_core", base_path="../core")  # the core and the board client
 package("plexus", base_path="../core/board")  # `from plexus import Plexus`
-module("plexus_device.py", base_path="lib")  # firmware helpers used by main.py
+module("plexus_device.py", base_path="lib")  # board helpers used by the firmware
+module("plexus_app.py", base_path="lib")  # the firmware loop main.py starts

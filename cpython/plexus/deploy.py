@@ -91,6 +91,11 @@ def choose_port(port, say):
 
 # -- what goes on the board ------------------------------------------------
 
+def firmware_modules():
+    """The firmware's library modules (firmware/lib/*.py), for /lib on the board."""
+    return sorted(f for f in os.listdir(os.path.join(FIRMWARE, "lib")) if f.endswith(".py"))
+
+
 def board_files(core=True):
     """[(board path, local path, compile to .mpy?)] in copy order: the
     library first, main.py last, so a half-finished deploy never starts new
@@ -105,7 +110,8 @@ def board_files(core=True):
         with open(manifest) as f:
             for dest, src in json.load(f)["urls"]:
                 files.append(("/lib/" + dest, os.path.join(ROOT, src), True))
-        files.append(("/lib/plexus_device.py", os.path.join(FIRMWARE, "lib", "plexus_device.py"), True))
+        for name in firmware_modules():
+            files.append(("/lib/" + name, os.path.join(FIRMWARE, "lib", name), True))
     files.append(("/boot.py", os.path.join(FIRMWARE, "boot.py"), False))
     files.append(("/main.py", os.path.join(FIRMWARE, "main.py"), False))
     return files
@@ -375,10 +381,11 @@ def remove_stale(board, files, listings, say):
             if not is_dir and path not in keep:
                 board.remove(path)
                 say("  removed stale %s" % path)
-    for name in ("plexus_device.py", "plexus_device.mpy"):
-        path = "/lib/" + name
-        if name in listings.get("/lib", {}) and path not in keep:
-            board.remove(path)
+    for module in firmware_modules():
+        for name in (module, module[:-3] + ".mpy"):
+            path = "/lib/" + name
+            if name in listings.get("/lib", {}) and path not in keep:
+                board.remove(path)
 
 
 def write_config(board, new, say):

@@ -51,7 +51,7 @@ def test_redeploy_copies_only_changes_and_keeps_the_key_on_the_board(emulator, b
     rc, out = plexus("deploy", "--port", board.port, "--source-id", "renamed", "--interval", "2",
                      "--tail", "0", env=board_env)
     assert rc == 0, out
-    n = len(core_modules()) + 3
+    n = len(deploy.board_files())
     assert "Copying 0 of %d files (%d unchanged)" % (n, n) in out
     assert KEY not in out  # read back from the board, still masked
     board.stop()
@@ -71,7 +71,8 @@ def test_sources_then_mpy_leaves_no_stale_py_to_shadow_the_mpy(emulator, board_e
     files = board.files()
     lib = sorted(p for p in files if p.startswith("/lib/plexus_core/") and not p.endswith("/"))
     assert len(lib) == len(core_modules()) - 1 and all(p.endswith(".mpy") for p in lib), lib
-    assert "/lib/plexus_device.py" not in files and "/lib/plexus_device.mpy" in files
+    for module in deploy.firmware_modules():
+        assert "/lib/" + module not in files and "/lib/" + module[:-3] + ".mpy" in files
 
 
 def test_full_flash_is_reported_and_nothing_is_lost(emulator, board_env):

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(FIRMWARE, "lib"))
 import plexus_device  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["boot.py", "main.py", "lib/plexus_device.py"])
+@pytest.mark.parametrize("name", ["boot.py", "main.py", "lib/plexus_device.py", "lib/plexus_app.py"])
 def test_templates_compile_for_micropython(name, tmp_path):
     r = subprocess.run([mpy.mpy_cross(), "-o", str(tmp_path / "out.mpy"), os.path.join(FIRMWARE, name)],
                        capture_output=True, text=True)
@@ -61,7 +61,7 @@ def test_manifest_freezes_every_file_a_board_needs():
     with open(os.path.join(ROOT, "package.json")) as f:
         needed = {src for _, src in json.load(f)["urls"]}
     assert needed <= set(frozen), needed - set(frozen)
-    assert "firmware/lib/plexus_device.py" in frozen
+    assert {"firmware/lib/plexus_device.py", "firmware/lib/plexus_app.py"} <= set(frozen)
 
 
 CONFIG_CHECKS = r"""
