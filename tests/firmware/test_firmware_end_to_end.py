@@ -39,10 +39,14 @@ def test_deploy_then_readings_reach_the_gateway(emulator, board_env, gw):
     assert "wifi: connected" in out
     wait_for(lambda: {"mem.free_bytes", "wifi.rssi_dbm"} <= metrics(gw, "emu-bench-1"), 60,
              "the board's metrics at the gateway")
+    # deploying again interrupts the running firmware loop (Ctrl-C), changes
+    # one setting and keeps the rest
+    rc, out = plexus("deploy", "--port", board.port, "--interval", "2", "--tail", "120", env=board_env)
+    assert rc == 0 and "Done" in out and "stopped by Ctrl-C" in board.output(), out
     board.stop()
     files = board.files()
     cfg = json.loads(files["/plexus_config.json"])
-    assert cfg["api_key"] == gw.key and cfg["source_id"] == "emu-bench-1"
+    assert cfg["api_key"] == gw.key and cfg["source_id"] == "emu-bench-1" and cfg["interval_s"] == 2
     assert "/data/plexus/" in files  # the flash buffer the firmware writes through
     assert files["/main.py"] == open(os.path.join(mpy.ROOT, "firmware", "main.py"), "rb").read()
 
