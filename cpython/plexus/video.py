@@ -634,6 +634,7 @@ class CameraStream:
         self.error = None            # text of an FFmpeg failure, None while fine
         self._proc = None
         self._stopping = threading.Event()
+        self._sender_closed = False
         self._done = threading.Event()
         self._threads = []
 
@@ -668,12 +669,14 @@ class CameraStream:
                     self._sender.send_frame(jpeg, self.camera_id, self.quality)
                     self.frames += 1
                 except RuntimeError:        # the sender was closed
+                    self._sender_closed = True
                     break
                 except ValueError as e:     # one bad frame: say so, keep streaming
                     self._sender.last_error = str(e)
         except OSError:
             pass
         finally:
+            self._end_process()
             self._finish()
 
     def _drain_stderr(self):
@@ -707,7 +710,7 @@ class CameraStream:
             rc = proc.wait()
         self._threads[1].join(5)           # the last stderr lines explain the exit
         self.returncode = rc
-        if not self._stopping.is_set() and rc != 0:
+        if not self._stopping.is_set() and rc != 0 and not self._sender_closed:
             last = "; ".join(list(self.stderr_tail)[-3:]) or "no message"
             self.error = ("FFmpeg exited with code %s for camera %r (%s): %s"
                           % (rc, self.camera_id, redact_url(self.url), last))
@@ -716,19 +719,23 @@ class CameraStream:
         proc.stderr.close()
         self._done.set()
 
-    def stop(self, timeout=5.0):
-        """Stop FFmpeg and wait for the stream to end (kills FFmpeg if it
-        does not exit within a second of SIGTERM)."""
-        self._stopping.set()
+    def _end_process(self):
+        """SIGTERM, then SIGKILL if FFmpeg is still there a second later
+        (it can sit in a blocking read of a stalled source)."""
         proc = self._proc
-        if proc is None:
-            return
         if proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+    def stop(self, timeout=5.0):
+        """Stop FFmpeg and wait for the stream to end."""
+        self._stopping.set()
+        if self._proc is None:
+            return
+        self._end_process()
         self._done.wait(timeout)
 
     def wait(self, timeout=None):

@@ -149,3 +149,11 @@ def test_a_finished_source_ends_the_stream_without_error():
         cam = s.stream_camera("lavfi:testsrc=size=64x48:rate=10:duration=1", fps=10)
         assert cam.wait(60) is True
         assert cam.returncode == 0 and cam.error is None and cam.frames == 10
+
+
+def test_a_stream_whose_sender_closed_ends_quietly():
+    s = video.VideoSender(Link(), "rig-1")
+    s.close()
+    cam = video.CameraStream(s, "lavfi:testsrc=size=64x48:rate=30").start()
+    assert cam.wait(60) is True           # FFmpeg was ended, not left writing into a full pipe
+    assert cam.error is None and not cam.running
