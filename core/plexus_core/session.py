@@ -108,15 +108,20 @@ class DeviceSession:
         return (len(self._window) < self.window_frames
                 and self._window_points + npoints <= self.window_points)
 
-    def telemetry(self, encoded_points, batch_id, now_ms):
-        """Frame text for one batch; it is in flight until acked or lost()."""
+    def telemetry(self, encoded_points, batch_id, now_ms, npoints=None):
+        """Frame text for one batch; it is in flight until acked or lost().
+
+        `npoints` counts the readings when encoded_points holds them already
+        joined (one string of "p1,p2,..."), as a store of whole batches does."""
         if self.state != READY:
             raise ValueError("telemetry before the connection is authenticated")
         if not self.acks:
             return batch.telemetry_frame(encoded_points, None, batch_id)
+        if npoints is None:
+            npoints = len(encoded_points)
         self._seq += 1
-        self._window.append([self._seq, batch_id, len(encoded_points), now_ms])
-        self._window_points += len(encoded_points)
+        self._window.append([self._seq, batch_id, npoints, now_ms])
+        self._window_points += npoints
         return batch.telemetry_frame(encoded_points, self._seq, batch_id)
 
     def unsend(self, batch_id):

@@ -1,0 +1,356 @@
+"""`Plexus`: the client facade. The work happens in the modules it wires up.
+
+    from plexus import Plexus
+
+    px = Plexus(api_key="plx_...", source_id="pump-07")
+    px.send("coolant.temp_c", 81.4)
+    px.event("state_change", {"from": "IDLE", "to": "PRIMING"})
+    with px.run("hotfire-03"):
+        ...
+    px.close()
+
+Durability (what a crash can lose)
+----------------------------------
+send() checks the reading (ValueError before anything is queued), appends it
+to an in-memory queue and returns; it never touches the network or the disk
+and never sleeps. A background thread commits the queue to the per-source
+SQLite store (WAL, synchronous=FULL) at most `linger_ms` (default 20 ms)
+after the first reading arrived, or sooner once a full batch is waiting.
+From then on the reading survives a process kill and a power cut, and it is
+deleted only after the gateway acknowledged storing it (telemetry_ack, or
+HTTP 200). A kill or power cut can therefore lose only the readings of the
+last linger window (those accepted in the ~20 ms before it); call persist()
+to commit at once when that matters. With persistent_buffer=False the same
+rules hold in bounded memory, and everything unacknowledged is lost with the
+process. Batches carry ids, so a batch resent after a crash or reconnect is
+stored once by a gateway that understands them (our local gateway does).
+
+Errors found in the background (rejected key, readings dropped by the
+gateway, an invalid reading isolated and dropped) are raised once from the
+next send()/event()/send_batch()/flush_buffer() call; the reading passed to
+that call is not queued. Counters: dropped_points, rate_limited_frames,
+rejected_points, evicted_points.
+"""
+
+import atexit
+import threading
+import weakref
+
+from plexus_core.clock import Clock
+from plexus_core.errors import PlexusError
+from plexus_core.points import EVENT, encode_point, make_point, normalize_timestamp
+from plexus.alerts import Alerts
+from plexus.config import RetryConfig, Settings, buffer_path_for, legacy_buffer_path
+from plexus.intake import DEFAULT_LINGER_MS, Intake
+from plexus.runs import OWN_SOURCE, Runs
+from plexus.sender import Sender
+from plexus.store import MemoryStore, SqliteStore
+from plexus.buffer_lock import BufferLock
+
+CLOSE_ACK_WAIT_S = 5.0
+
+
+class Plexus:
+    """Client for sending readings to a Plexus gateway.
+
+    Args:
+        api_key: key (`plx_...`); else PLEXUS_API_KEY, else config.json.
+        endpoint: app API base for runs; else PLEXUS_ENDPOINT, config, the
+            configured gateway, or https://app.plexus.company. (A second
+            positional argument without "://" is taken as the source_id.)
+        source_id: this device's id; else config, else a generated one.
+        timeout: seconds for each network operation (and flush waits).
+        retry_config: spacing of HTTP retries (RetryConfig).
+        max_buffer_size: readings kept while undelivered; oldest evicted
+            (counted) beyond it. Default 500,000 on disk, 10,000 in memory.
+        persistent_buffer: SQLite store (default True, or config.json's
+            `persistent_buffer`); False keeps the same rules in memory.
+        buffer_path: SQLite file; default ~/.plexus/buffer-<source_id>.db.
+        ws_url: gateway WebSocket base; else PLEXUS_GATEWAY_WS_URL, config,
+            or derived from the HTTP gateway URL.
+        transport: "ws" (WebSocket, HTTP fallback) or "http" (HTTP only).
+        gateway_url: gateway HTTP base; else PLEXUS_GATEWAY_URL, config, or
+            derived from ws_url.
+        linger_ms: how long readings gather before they are committed as a
+            batch (the durability window, see the module docstring).
+    """
+
+    DEFAULT_DISK_BUFFER_POINTS = 500000
+    DEFAULT_MEMORY_BUFFER_POINTS = 10000
+    DISK_BUFFER_MAX_BYTES = 256 * 1024 * 1024
+
+    def __init__(self, api_key=None, endpoint=None, source_id=None, timeout=10.0,
+                 retry_config=None, max_buffer_size=None, persistent_buffer=None,
+                 buffer_path=None, ws_url=None, transport="ws", gateway_url=None,
+                 linger_ms=DEFAULT_LINGER_MS):
+        if endpoint is not None and source_id is None and "://" not in str(endpoint):
+            endpoint, source_id = None, endpoint  # Plexus(key, "pump-07")
+        if transport not in ("ws", "http"):
+            raise ValueError("transport must be 'ws' or 'http', got %r" % (transport,))
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError("timeout must be a positive number of seconds")
+        s = Settings(api_key, source_id, endpoint, ws_url, gateway_url, persistent_buffer)
+        self._settings = s
+        self.api_key = s.api_key
+        self.source_id = s.source_id
+        self.endpoint = s.endpoint
+        self.gateway_url = s.gateway_url
+        self.ws_url = s.ws_url
+        self.transport = transport
+        self.timeout = float(timeout)
+        self.retry_config = retry_config or RetryConfig()
+        self._closed = False
+        self._video_sender = None
+        self._video_lock = threading.Lock()
+
+        self._alerts = Alerts(secret=s.api_key)
+        self._clock = Clock()
+        self._now_ms = self._clock.now_ms
+        self._store, self._lock = self._open_store(s, max_buffer_size, buffer_path)
+        if getattr(self._store, "adopted", 0):
+            self._alerts.say_once("adopted", "took over %d readings left by an earlier client"
+                                  % self._store.adopted)
+        self._sender = Sender(s, self._store, self._alerts, self._clock, transport,
+                              self.timeout, self.retry_config, self._batch_points)
+        self._intake = Intake(self._store, self._alerts, linger_ms, self._sender.wake)
+        self._runs = Runs(s, self.timeout, self._now_ms, self._wait_for_clock)
+        self._sender.start()
+        atexit.register(_persist_at_exit, weakref.ref(self))
+
+    def _open_store(self, s, max_points, path):
+        if not s.persistent_buffer:
+            cap = self.DEFAULT_MEMORY_BUFFER_POINTS if max_points is None else max_points
+            return MemoryStore(cap), None
+        cap = self.DEFAULT_DISK_BUFFER_POINTS if max_points is None else max_points
+        path = str(path or buffer_path_for(s.source_id))
+        lock = BufferLock(path)
+        try:
+            adopt = () if self._custom_path(path, s) else (legacy_buffer_path(),)
+            return SqliteStore(path, cap, self.DISK_BUFFER_MAX_BYTES, adopt), lock
+        except BaseException:
+            lock.release()
+            raise
+
+    @staticmethod
+    def _custom_path(path, s):
+        return path != str(buffer_path_for(s.source_id))
+
+    def _batch_points(self):
+        return self._intake.batch_points
+
+    def __repr__(self):
+        return "Plexus(source_id=%r, gateway=%r)" % (self.source_id, self.gateway_url)
+
+    # -- sending --------------------------------------------------------------------
+
+    def send(self, metric, value, timestamp=None, tags=None, data_class=None):
+        """Queue one reading; returns True once it is accepted for delivery.
+
+        value: number (metric), or str/bool/dict/list (event). timestamp:
+        epoch s, ms, µs or ns, or None for now on the server-corrected clock.
+        Raises ValueError for bad input, before anything is queued."""
+        p = make_point(metric, value, timestamp, tags, data_class, self._now_ms)
+        if self._alerts.pending:
+            self._alerts.raise_pending()
+        if self._closed:
+            raise PlexusError("this Plexus client is closed; create a new one")
+        self._intake.put(encode_point(p))
+        return True
+
+    def event(self, name, data, timestamp=None, tags=None):
+        """Queue a named event (text, number, bool, dict or list)."""
+        return self.send(name, data, timestamp, tags, EVENT)
+
+    def send_batch(self, points, timestamp=None, tags=None):
+        """Queue [(metric, value)] or [(metric, value, timestamp)] readings.
+
+        All are checked first: one bad reading raises ValueError and none is
+        queued. `timestamp` (default: now, once) applies to 2-tuples."""
+        now = self._now_ms
+        shared = normalize_timestamp(timestamp, now)
+        encoded = []
+        for i, item in enumerate(points):
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise ValueError("send_batch item %d must be (metric, value) or "
+                                 "(metric, value, timestamp), got %r" % (i, item))
+            ts = item[2] if len(item) == 3 and item[2] is not None else shared
+            encoded.append(encode_point(make_point(item[0], item[1], ts, tags, None, now)))
+        if self._alerts.pending:
+            self._alerts.raise_pending()
+        if self._closed:
+            raise PlexusError("this Plexus client is closed; create a new one")
+        if encoded:
+            self._intake.put_many(encoded)
+        return True
+
+    def batch(self, interval_ms=100.0, max_points=5000, max_pending=200000):
+        """plexus-python 0.16's coalescing sender; send() already coalesces, so
+        this forwards to the client and needs no `with`."""
+        from plexus.batching import BatchSender
+        return BatchSender(self, interval_ms, max_points, max_pending)
+
+    # -- the buffer --------------------------------------------------------------------
+
+    def buffer_size(self):
+        """Readings accepted and not yet acknowledged by the gateway."""
+        return self._store.points + self._intake.waiting()
+
+    def persist(self, timeout=None):
+        """Commit every accepted reading to the store now; True when done."""
+        return self._intake.persist(self.timeout if timeout is None else timeout)
+
+    def flush_buffer(self, timeout=None):
+        """Deliver everything now and wait for the gateway's acknowledgement.
+
+        Returns True when nothing is left to deliver, False when the gateway
+        could not be reached or did not confirm within `timeout` (default:
+        the client timeout); the readings then stay queued and go out later."""
+        t = self.timeout if timeout is None else timeout
+        if self._closed:
+            return self.buffer_size() == 0
+        self._intake.persist(t)
+        self._sender.kick()
+        done = self._sender.wait_delivered(t, self._intake.waiting)
+        if self._alerts.pending:
+            self._alerts.raise_pending()
+        return done
+
+    @property
+    def max_buffer_size(self):
+        return self._store.max_points
+
+    @max_buffer_size.setter
+    def max_buffer_size(self, value):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError("max_buffer_size must be a positive int")
+        self._alerts.evicted(self._store.resize(value))
+
+    # -- counters and state ----------------------------------------------------------------
+
+    @property
+    def dropped_points(self):
+        """Readings the gateway accepted and then discarded for a limit (lost)."""
+        return self._alerts.dropped_points
+
+    @property
+    def rate_limited_frames(self):
+        """Frames the gateway refused or dropped for a rate or plan limit."""
+        return self._alerts.rate_limited_frames
+
+    @property
+    def rejected_points(self):
+        """Readings the gateway refused as invalid; isolated and dropped."""
+        return self._alerts.rejected_points
+
+    @property
+    def evicted_points(self):
+        """Oldest readings dropped because the buffer was full."""
+        return self._alerts.evicted_points
+
+    @property
+    def connected(self):
+        """True while the WebSocket is authenticated."""
+        return self._sender.authenticated
+
+    @property
+    def clock_offset_ms(self):
+        """Server time minus local time, learned with round-trip compensation."""
+        return self._clock.offset_ms
+
+    def _wait_for_clock(self):
+        """Runs start on the server clock: give the first sync a moment."""
+        if self.transport == "ws" and not self._clock.synced:
+            import time
+            deadline = time.monotonic() + min(self.timeout, 3.0)
+            while not self._clock.synced and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def start_run(self, name, source_id=OWN_SOURCE, tags=None, metadata=None,
+                  pass_criteria=None, started_at=None):
+        """Open a test run (app API); returns the run dict with its "id"."""
+        return self._runs.start(name, source_id, tags, metadata, pass_criteria, started_at)
+
+    def end_run(self, run, status="completed", ended_at=None):
+        """Close a run ("completed" or "aborted"); returns the updated run."""
+        return self._runs.end(run, status, ended_at)
+
+    def run(self, name, tags=None, store_frames=None, **kwargs):
+        """`with px.run("hotfire-03"):` opens a run and closes it completed, or
+        aborted on an exception. Takes start_run()'s keywords (and 0.5.2's
+        `tags`, `store_frames`)."""
+        return self._runs.window(name, tags=tags, store_frames=store_frames, **kwargs)
+
+    # -- video (plexus.video does the work) -----------------------------------------------
+
+    def _video(self):
+        with self._video_lock:
+            if self._video_sender is None:
+                from plexus.video import VideoSender
+                self._video_sender = VideoSender(send_binary=self._sender.send_binary,
+                                                 source_id=self.source_id, now_ms=self._now_ms)
+            return self._video_sender
+
+    def send_video_frame(self, frame, camera_id="camera:0", quality=85, timestamp=None):
+        return self._video().send_frame(frame, camera_id=camera_id, quality=quality,
+                                        timestamp=timestamp)
+
+    def stream_camera(self, url, camera_id="camera:0", fps=15, quality=85):
+        return self._video().stream_camera(url, camera_id=camera_id, fps=fps, quality=quality)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def close(self):
+        """Commit, wait a bounded time (<= 5 s, less when offline) for the
+        gateway's acknowledgements, stop, and keep the rest on disk."""
+        if self._closed:
+            return
+        self._closed = True
+        self._intake.close(self.timeout)
+        if self._store.points:
+            self._sender.kick()
+            self._sender.wait_delivered(min(self.timeout, CLOSE_ACK_WAIT_S))
+        with self._video_lock:
+            video, self._video_sender = self._video_sender, None
+        if video is not None:
+            try:
+                video.close()
+            except Exception:
+                pass
+        stopped = self._sender.stop(2.0)
+        if stopped:
+            self._store.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            if not self._closed:
+                self._intake.persist(1.0)
+        except Exception:
+            pass
+
+
+def _persist_at_exit(ref):
+    """At interpreter exit, commit what the last linger window holds."""
+    px = ref()
+    if px is not None and not px._closed:
+        try:
+            px._intake.persist(2.0)
+        except Exception:
+            pass
+
+
+def __getattr__(name):
+    if name == "read_mjpeg_frames":  # plexus-python exported it from plexus.client
+        from plexus.video import read_mjpeg_frames
+        return read_mjpeg_frames
+    raise AttributeError(name)

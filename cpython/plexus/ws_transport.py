@@ -1,0 +1,83 @@
+"""One device WebSocket (websocket-client), as the sender thread uses it.
+
+The sender thread is the only reader. Writes may come from any thread
+(telemetry from the sender, binary video frames, command statuses):
+websocket-client serialises them with its own lock. Close frames are
+returned, not hidden, so a gateway's goodbye (1001) is seen at once (F8).
+Every blocking call has a timeout; the API key is never in the URL.
+"""
+
+import select
+import socket
+import ssl
+import struct
+
+import websocket
+
+TEXT = "text"
+CLOSE = "close"
+
+# Anything that means "this connection is over".
+LOST = (websocket.WebSocketException, OSError, ssl.SSLError, socket.timeout,
+        struct.error, ValueError)
+
+
+class WsConnection:
+    def __init__(self, base_url, timeout):
+        url = base_url.rstrip("/")
+        if not url.endswith("/ws/device"):
+            url += "/ws/device"
+        self.timeout = timeout
+        self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True,
+                                               suppress_origin=True)
+
+    def send_text(self, text):
+        self._ws.send(text)
+
+    def send_binary(self, data):
+        self._ws.send_binary(data)
+
+    def wait(self, timeout, also=None):
+        """Wait until a frame can be read or `also` (a socket) is readable.
+
+        Returns (frame_ready, also_ready)."""
+        sock = self._ws.sock
+        if sock is None:
+            raise websocket.WebSocketConnectionClosedException("socket closed")
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending():
+            return True, False  # TLS bytes already decrypted: select would not see them
+        watch = [sock] if also is None else [sock, also]
+        r, _, _ = select.select(watch, [], [], max(0.0, timeout))
+        return sock in r, also is not None and also in r
+
+    def recv(self):
+        """One frame: (TEXT, str), (CLOSE, code) or None (ping, pong, binary)."""
+        self._ws.settimeout(self.timeout)
+        opcode, data = self._ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            return TEXT, data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
+            self.abort()
+            return CLOSE, code
+        return None
+
+    def close(self, code=1000):
+        """Polite close: close frame, short wait for the answer, then the socket."""
+        try:
+            self._ws.close(status=code, timeout=1)
+        except LOST:
+            pass
+        self.abort()
+
+    def abort(self):
+        """Drop the connection now (also wakes a reader in another thread)."""
+        try:
+            self._ws.abort()
+        except LOST:
+            pass
+        try:
+            self._ws.shutdown()
+        except LOST:
+            pass
