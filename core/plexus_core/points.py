@@ -9,7 +9,7 @@ what arrives with plexus_core.wire, on the same limits.
 import json
 
 from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS
-from plexus_core.sizes import json_nbytes, utf8_len
+from plexus_core.sizes import json_nbytes, utf8_len, _ASCII_JSON
 
 METRIC = "metric"
 EVENT = "event"
@@ -189,6 +189,24 @@ def make_point(metric, value, timestamp=None, tags=None, data_class=None, now_ms
     return p
 
 
+# CPython fast path for the bulk of traffic (a number without tags): a
+# template gives the same text as json.dumps ~4x faster (json writes floats
+# and ints with repr; names are escaped by json once and cached).
+_METRIC_TEMPLATE = '{"class":"metric","metric":%s,"value":%r,"timestamp":%d}'
+_names = {}
+
+
 def encode_point(p):
     """Compact JSON of one point (what stores and frames hold)."""
+    if _ASCII_JSON and len(p) == 4 and p.get("class") == METRIC:
+        v = p["value"]
+        t = p["timestamp"]
+        if (type(v) is float or type(v) is int) and type(t) is int:
+            m = p["metric"]
+            q = _names.get(m)
+            if q is None:
+                if len(_names) >= 1024:
+                    _names.clear()
+                q = _names[m] = json.dumps(m)
+            return _METRIC_TEMPLATE % (q, v, t)
     return json.dumps(p, separators=(",", ":"))
