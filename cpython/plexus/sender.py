@@ -367,8 +367,8 @@ class Sender:
         if row is None:
             return []
         if row[2] == 1:
+            self.alerts.rejected(row[3], detail)  # before the delete wakes flush waiters
             self._delete([key])
-            self.alerts.rejected(row[3], detail)
             return []
         a, b = split_row(row)
         if not self.store.replace([key], [a, b]):

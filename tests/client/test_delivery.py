@@ -1,0 +1,132 @@
+"""Nothing lost, nothing doubled: outages, gateway kills, cut links."""
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from plexus import Plexus
+from proxy import TcpProxy
+from util import values, wait_for
+
+
+def exactly_once(gateway, source, n, metric="seq"):
+    got = Counter(values(gateway.points(source), metric))
+    missing = [i for i in range(n) if got[i] == 0]
+    doubled = [v for v, c in got.items() if c > 1]
+    assert not missing, "lost %d readings, e.g. %s" % (len(missing), missing[:10])
+    assert not doubled, "stored twice: %s" % doubled[:10]
+    assert sum(got.values()) == n
+
+
+def test_send_never_blocks_while_the_gateway_is_down_then_drains_by_itself(gateway, tmp_path):
+    gateway.stop()
+    px = Plexus(api_key=gateway.key, source_id="down-1", ws_url=gateway.ws_url, timeout=10)
+    try:
+        slowest = 0.0
+        for i in range(3000):
+            t = time.perf_counter()
+            px.send("seq", i)
+            slowest = max(slowest, time.perf_counter() - t)
+        # Not a speed target: a call that waited on the network would take seconds.
+        assert slowest < 0.5, "send() took %.3f s with the gateway down" % slowest
+        wait_for(lambda: px._store.points == 3000, what="readings on disk")
+        assert not px.connected and px.buffer_size() == 3000
+        gateway.restart()
+        # No further send() or flush: the background sender delivers (P1).
+        wait_for(lambda: px.buffer_size() == 0, what="backlog delivered")
+        exactly_once(gateway, "down-1", 3000)
+        assert values(gateway.points("down-1")) == list(range(3000))  # order kept (P7)
+    finally:
+        px.close()
+
+
+def test_gateway_sigkill_and_restart_three_times_while_sending(gateway):
+    px = Plexus(api_key=gateway.key, source_id="kill-1", ws_url=gateway.ws_url)
+    n = 10000
+    sent = threading.Event()
+
+    def sender():
+        for i in range(n):
+            px.send("seq", i)
+            if i % 50 == 0:
+                time.sleep(0.001)  # spread the readings over the outages
+        sent.set()
+
+    t = threading.Thread(target=sender)
+    t.start()
+    try:
+        for k in range(3):
+            wait_for(lambda: gateway.count("kill-1") > 0 and px.connected, what="delivery running")
+            gateway.kill()
+            gateway.restart()
+        t.join()
+        assert sent.is_set()
+        wait_for(lambda: px.buffer_size() == 0, timeout=120, what="everything acknowledged")
+        exactly_once(gateway, "kill-1", n)
+        assert px.evicted_points == 0 and px.rejected_points == 0
+    finally:
+        t.join()
+        px.close()
+
+
+@pytest.mark.parametrize("transport", ["ws", "http"])
+def test_links_cut_mid_frame_lose_and_double_nothing(gateway, transport):
+    proxy = TcpProxy(int(gateway.url.rsplit(":", 1)[1]))
+    proxy.cut_every(200, 30000)  # every connection dies after 200 B..30 kB, inside a frame
+    px = Plexus(api_key=gateway.key, source_id="cut-" + transport, ws_url=proxy.ws_url,
+                gateway_url=proxy.url, transport=transport)
+    n = 5000
+    try:
+        for i in range(n):
+            px.send("seq", i, tags={"pad": "x" * 40})
+            if i % 100 == 0:
+                time.sleep(0.002)
+        wait_for(lambda: proxy.cuts >= 5, what="several cuts")
+        proxy.cut_every(None, None)
+        wait_for(lambda: px.buffer_size() == 0, timeout=180, what="everything acknowledged")
+        exactly_once(gateway, "cut-" + transport, n)
+    finally:
+        px.close()
+        proxy.close()
+
+
+def test_memory_buffer_has_the_same_semantics_and_evicts_oldest_counted(gateway):
+    gateway.stop()
+    px = Plexus(api_key=gateway.key, source_id="mem-1", ws_url=gateway.ws_url,
+                persistent_buffer=False, max_buffer_size=1000)
+    try:
+        for i in range(3000):
+            px.send("seq", i)
+        wait_for(lambda: px.evicted_points >= 2000, what="eviction counted")
+        assert px.buffer_size() <= 1000
+        gateway.restart()
+        wait_for(lambda: px.buffer_size() == 0, what="delivered")
+        got = values(gateway.points("mem-1"))
+        assert got == list(range(3000 - len(got), 3000))  # the newest survive, in order
+        assert len(got) + px.evicted_points == 3000
+    finally:
+        px.close()
+
+
+def test_batches_stored_but_never_acknowledged_are_resent_and_stored_once(gateway, tmp_path):
+    proxy = TcpProxy(int(gateway.url.rsplit(":", 1)[1]))
+    px = Plexus(api_key=gateway.key, source_id="noack-1", ws_url=proxy.ws_url, timeout=2)
+    try:
+        wait_for(lambda: px.connected, what="connected")
+        proxy.mute(True)              # the gateway stores, its acks never arrive
+        for i in range(1000):
+            px.send("seq", i)
+        wait_for(lambda: gateway.count("noack-1") == 1000, what="stored")
+        assert px.buffer_size() == 1000   # not acknowledged: still on disk
+    finally:
+        px.close()                    # waits briefly, leaves them on disk
+        proxy.close()
+    again = Plexus(api_key=gateway.key, source_id="noack-1", ws_url=gateway.ws_url)
+    try:
+        assert again.buffer_size() == 1000
+        assert again.flush_buffer(30)     # resent with the same batch ids
+        exactly_once(gateway, "noack-1", 1000)
+    finally:
+        again.close()

@@ -1,0 +1,20 @@
+"""Helpers for client tests: wait on a condition, never on a fixed sleep."""
+
+import time
+
+
+def wait_for(cond, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def values(points, metric=None):
+    return [p["value"] for p in points if metric is None or p["metric"] == metric]
