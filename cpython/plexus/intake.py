@@ -15,6 +15,7 @@ import threading
 import time
 
 from plexus_core import batch
+from plexus_core.errors import PlexusError
 from plexus_core.limits import FRAME_ENVELOPE_BYTES, MAX_POINTS_PER_BATCH, WS_FRAME_TARGET
 
 DEFAULT_LINGER_MS = 20
@@ -64,6 +65,8 @@ class Intake:
 
     def put(self, encoded):
         with self._cond:
+            if self._stop:
+                raise PlexusError("this Plexus client is closed; create a new one")
             p = self._pending
             p.append(encoded)
             self.accepted += 1
@@ -72,6 +75,8 @@ class Intake:
 
     def put_many(self, encoded_list):
         with self._cond:
+            if self._stop:
+                raise PlexusError("this Plexus client is closed; create a new one")
             self._pending.extend(encoded_list)
             self.accepted += len(encoded_list)
             self._cond.notify()

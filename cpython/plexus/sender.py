@@ -69,6 +69,7 @@ class Sender:
         self.on_authenticated = None
         self.connections = 0          # successful authentications so far
         self.offline = False          # the last attempt to deliver failed
+        self.last_retry_ms = None     # delay chosen when the last connection ended
         self._mono = Monotonic()
         self._backoff = Backoff(random.random)
         self._conn = None
@@ -274,6 +275,7 @@ class Sender:
         self._flight.clear()
         self._redo = []
         self._cursor = -1
+        self.last_retry_ms = retry_ms
         self._next_ws = self._now() + retry_ms
         if not self._auth_failures:
             self._next_http = 0  # fall back to HTTP at once (not with a rejected key)

@@ -130,3 +130,44 @@ def test_batches_stored_but_never_acknowledged_are_resent_and_stored_once(gatewa
         exactly_once(gateway, "noack-1", 1000)
     finally:
         again.close()
+
+
+def test_goodbye_brings_a_quick_reconnect_and_a_kill_a_backed_off_one(gateway):
+    px = Plexus(api_key=gateway.key, source_id="bye-1", ws_url=gateway.ws_url)
+    try:
+        wait_for(lambda: px.connected, what="connected")
+        gateway.stop()                       # clean shutdown: close 1001 to every device
+        wait_for(lambda: not px.connected, what="disconnected")
+        wait_for(lambda: px._sender.last_retry_ms is not None, what="retry scheduled")
+        assert 100 <= px._sender.last_retry_ms <= 500
+        gateway.restart()
+        wait_for(lambda: px.connected, what="reconnected")
+        gateway.kill()                       # no goodbye: the normal backoff (~1 s first)
+        wait_for(lambda: not px.connected, what="disconnected")
+        wait_for(lambda: px._sender.last_retry_ms not in (None,) and
+                 px._sender.last_retry_ms > 500, what="backoff")
+        assert 750 <= px._sender.last_retry_ms <= 1250
+        gateway.restart()
+        px.send("after", 1)
+        assert px.flush_buffer(30)
+    finally:
+        px.close()
+
+
+def test_control_and_binary_frames_only_while_connected(gateway):
+    gateway.stop()
+    px = Plexus(api_key=gateway.key, source_id="ctl-1", ws_url=gateway.ws_url)
+    try:
+        hb = '{"type":"heartbeat","source_id":"ctl-1","agent_version":"0"}'
+        assert px._sender.send_control(hb) is False
+        assert px._sender.send_binary(b"\x01") is False
+        gateway.restart()
+        wait_for(lambda: px.connected, what="connected")
+        assert px._sender.send_control(hb) is True
+        manifest = [{"name": "set_led", "description": "toggle"}]
+        before = px._sender.connections
+        px._sender.set_commands(manifest)    # a connection that announced another list reconnects
+        wait_for(lambda: px._sender.connections > before, what="re-announced")
+        assert px._sender._manifest_sent == manifest and px.connected
+    finally:
+        px.close()
