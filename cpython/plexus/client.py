@@ -224,6 +224,7 @@ class Plexus:
         if not isinstance(value, int) or value < 1:
             raise ValueError("max_buffer_size must be a positive int")
         self._alerts.evicted(self._store.resize(value))
+        self._intake.refresh()
 
     # -- counters and state ----------------------------------------------------------------
 

@@ -53,13 +53,14 @@ class Intake:
         self._urgent = False
         self._stop = False
         self._dropped_now = 0  # evicted from memory while the store failed
+        self.refresh()
         self._thread = threading.Thread(target=self._run, name="plexus-commit", daemon=True)
         self._thread.start()
 
-    @property
-    def batch_points(self):
-        # Small batches under a small cap, so eviction never takes a large share.
-        return max(1, min(MAX_POINTS_PER_BATCH, self.store.max_points // 4))
+    def refresh(self):
+        """Batch size follows the store's capacity: under a small cap batches
+        are small, so eviction never takes a large share at once."""
+        self.batch_points = max(1, min(MAX_POINTS_PER_BATCH, self.store.max_points // 4))
 
     # -- caller's thread --------------------------------------------------------
 

@@ -430,28 +430,29 @@ class Sender:
                 if row is not None:
                     return row
                 self._redo.pop(0)
-        return self._fresh_merged(self.store.rows(self._cursor, 64))
+        return self._next_after(self._cursor)
 
-    def _fresh_merged(self, rows):
-        """Send small never-sent batches together: one frame, one new batch id."""
-        if not rows:
+    def _next_after(self, after):
+        """The oldest row after `after`; never-sent small rows are merged into one."""
+        heads = self.store.heads(after, 64)
+        if not heads:
             return None
-        first = rows[0]
-        if first[0] <= self._written_max or len(rows) == 1:
-            return first
-        budget = self._frame_budget() - FRAME_ENVELOPE_BYTES
-        max_points = self.batch_points()
-        take, n, size = [first], first[2], len(first[3]) + first[2]
-        for r in rows[1:]:
-            if n + r[2] > max_points or size + len(r[3]) + r[2] > budget:
-                break
-            take.append(r)
-            n += r[2]
-            size += len(r[3]) + r[2]
-        if len(take) == 1:
-            return first
-        merged = self.store.merged_row(take)
-        if self.store.replace([r[0] for r in take], [merged]):
+        take = 1
+        if heads[0][0] > self._written_max:
+            budget = self._frame_budget() - FRAME_ENVELOPE_BYTES
+            max_points = self.batch_points()
+            n, size = heads[0][2], heads[0][3] + heads[0][2]
+            for h in heads[1:]:
+                if n + h[2] > max_points or size + h[3] + h[2] > budget:
+                    break
+                take += 1
+                n += h[2]
+                size += h[3] + h[2]
+        rows = self.store.rows(after, take)
+        if len(rows) < 2 or rows[0][0] != heads[0][0]:
+            return rows[0] if rows else None
+        merged = self.store.merged_row(rows)
+        if self.store.replace([r[0] for r in rows], [merged]):
             return merged
         return None
 
@@ -459,19 +460,16 @@ class Sender:
 
     def _offline_step(self):
         now = self._now()
-        rows = None
+        row = None
         if now >= self._next_http and self.store.points > 0:
-            rows = self.store.rows(-1, 64)
-        if not rows:
+            row = self._next_after(-1)
+        if row is None:
             wait = 1000
             if self.use_ws:
                 wait = min(wait, self._next_ws - now)
             if self.store.points > 0:
                 wait = min(wait, self._next_http - now)
             self._sleep(max(wait, 1))
-            return
-        row = self._fresh_merged(rows)
-        if row is None:
             return
         self._post(row)
 

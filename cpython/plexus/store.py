@@ -160,6 +160,10 @@ class MemoryStore(_Base):
             i = bisect.bisect_right(self._keys, after)
             return [self._rows[k] for k in self._keys[i:i + limit]]
 
+    def heads(self, after=-1, limit=32):
+        """Like rows() without the data: (key, bid, n, size)."""
+        return [(r[0], r[1], r[2], len(r[3])) for r in self.rows(after, limit)]
+
     def get(self, key):
         with self._lock:
             return self._rows.get(key)
@@ -350,6 +354,15 @@ class SqliteStore(_Base):
                 return []
             return self._db.execute(
                 "SELECT id, bid, n, data FROM batches WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit)).fetchall()
+
+    def heads(self, after=-1, limit=32):
+        """Like rows() without the data (rows may be ~1 MB): (key, bid, n, size)."""
+        with self._lock:
+            if self.closed:
+                return []
+            return self._db.execute(
+                "SELECT id, bid, n, LENGTH(data) FROM batches WHERE id > ? ORDER BY id LIMIT ?",
                 (after, limit)).fetchall()
 
     def get(self, key):
