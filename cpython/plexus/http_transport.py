@@ -14,6 +14,7 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
+from email.utils import parsedate_to_datetime
 
 from plexus_core import __version__
 from plexus_core.limits import GZIP_THRESHOLD
@@ -25,8 +26,11 @@ class HttpUnavailable(OSError):
     """No complete HTTP answer: retry later."""
 
 
-def request(method, url, api_key, body=None, timeout=10.0, gzip_over=None):
-    """Send one request; returns (status, text). Raises HttpUnavailable."""
+def request(method, url, api_key, body=None, timeout=10.0, gzip_over=None, answer=None):
+    """Send one request; returns (status, text). Raises HttpUnavailable.
+
+    `answer`, a dict, receives the server's clock reading ("date_ms", from the
+    Date header: whole seconds) when the response has one."""
     headers = {"x-api-key": api_key, "User-Agent": USER_AGENT}
     data = None
     if body is not None:
@@ -38,8 +42,10 @@ def request(method, url, api_key, body=None, timeout=10.0, gzip_over=None):
     req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
+            _date(resp.headers, answer)
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
+        _date(e.headers, answer)
         try:
             text = e.read().decode("utf-8", "replace")
         except (OSError, http.client.HTTPException):
@@ -51,10 +57,10 @@ def request(method, url, api_key, body=None, timeout=10.0, gzip_over=None):
         raise HttpUnavailable("no answer from %s: %s" % (_host(url), type(e).__name__)) from None
 
 
-def ingest(gateway_url, api_key, body, timeout=10.0):
+def ingest(gateway_url, api_key, body, timeout=10.0, answer=None):
     """POST one /ingest body (gzip above 1 KiB, as the published clients do)."""
     return request("POST", gateway_url + "/ingest", api_key, body, timeout,
-                   gzip_over=GZIP_THRESHOLD)
+                   gzip_over=GZIP_THRESHOLD, answer=answer)
 
 
 def api_json(method, url, api_key, payload, timeout=10.0):
@@ -65,6 +71,15 @@ def api_json(method, url, api_key, payload, timeout=10.0):
     except ValueError:
         data = None
     return status, data, text
+
+
+def _date(headers, answer):
+    if answer is None or headers is None or not headers.get("Date"):
+        return
+    try:
+        answer["date_ms"] = int(parsedate_to_datetime(headers["Date"]).timestamp()) * 1000
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
 
 
 def _host(url):

@@ -477,12 +477,15 @@ class Sender:
         key, bid, n, data = row
         body = batch.ingest_body(self.settings.source_id, [data], bid)
         self._written_max = max(self._written_max, key)
+        answer = {}
+        t0 = self._now()
         try:
             status, text = http.ingest(self.settings.gateway_url, self.settings.api_key, body,
-                                       self.timeout)
+                                       self.timeout, answer)
         except http.HttpUnavailable as e:
             log.debug("HTTP ingest failed: %s", e)
             return self._http_retry()
+        self._date_sync(answer.get("date_ms"), self._now() - t0)
         outcome = ingest.classify(status)
         if outcome == ingest.OK:
             self._http_attempt = 0
@@ -504,6 +507,16 @@ class Sender:
             self.alerts.problem("http-%d" % status, "The gateway answered HTTP %d to /ingest (%s); "
                                 "readings are kept and retried." % (status, ingest.error_text(text)))
             self._http_retry()
+
+    def _date_sync(self, date_ms, rtt_ms):
+        """Without a WebSocket, the HTTP Date header (whole seconds) is the only
+        server clock (P10): used until a socket sync, and only to fix an error
+        of over a second, so its coarseness never moves timestamps back and forth."""
+        if date_ms is None or self.connections:
+            return
+        offset = date_ms + 500 + rtt_ms // 2 - self.clock.local_ms()
+        if abs(offset - self.clock.offset_ms) > 1000 + rtt_ms:
+            self.clock.offset_ms = offset
 
     def _http_retry(self):
         self.offline = True

@@ -40,6 +40,23 @@ def test_a_skewed_device_clock_is_corrected_and_explicit_timestamps_are_not(gate
         px.close()
 
 
+def test_http_only_clients_correct_a_wrong_clock_from_the_date_header(gateway, monkeypatch):
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() - 5 * HOUR_NS)  # no RTC, no NTP
+    px = Plexus(api_key=gateway.key, source_id="skew-2", ws_url=gateway.ws_url,
+                transport="http")
+    try:
+        px.send("first", 1)                 # before any answer: the device clock
+        assert px.flush_buffer(30)
+        assert abs(px.clock_offset_ms - 5 * 3600000) < 3000
+        px.send("later", 2)
+        assert px.flush_buffer(30)
+        got = {p["metric"]: p["timestamp"] for p in gateway.points("skew-2")}
+        assert abs(got["later"] - real() // 10 ** 6) < 3000
+    finally:
+        px.close()
+
+
 def plant_poison(path, good_before, good_after):
     """Write a batch holding one reading the gateway refuses straight into the store
     (the client itself never queues an invalid reading; an older buffer might)."""
