@@ -62,8 +62,10 @@ class Sender:
         self.timeout = timeout
         self.retry = retry or RetryConfig()
         self.batch_points = batch_points
+        # Four full batches in flight: the gateway stores one while the next arrives.
         self.session = S.DeviceSession(settings.api_key, settings.source_id, __version__,
-                                       clock=clock)
+                                       clock=clock,
+                                       window_points=4 * limits.MAX_POINTS_PER_BATCH)
         self.heartbeat_ms = limits.HEARTBEAT_MS
         self.on_command = None
         self.on_authenticated = None
