@@ -116,6 +116,9 @@ def test_file_is_wal_and_fully_synchronous(tmp_path):
     s = SqliteStore(tmp_path / "b.db")
     assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    s.add([batch_of(0, 2)])
+    s.delete([s.rows()[0][0]])       # deletes skip the fsync, inserts never do
+    assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     s.close()
 
 
