@@ -1,0 +1,262 @@
+"""Power-cut-safe store of readings on flash, in whole segment files.
+
+Readings collect in a RAM buffer the size of one flash block; when it is
+full (or the caller seals it) it becomes one segment file, written once and
+closed. On littlefs a closed file is durable and a remove is atomic, so
+nothing is ever rewritten in place: write amplification stays near 1x,
+where appending and syncing each reading rewrites a block per reading.
+
+A segment is deleted once the gateway acknowledged it. Order comes from the
+sequence number in the file name (no cursor file). Each segment carries its
+batch id, so a resend after a reboot is recognised by the gateway.
+
+Segment file: 12-byte header, batch id, payload (encoded points joined
+with ","). Header: b"PX", version, id length, point count (u16), payload
+length (u16), CRC-32 (u32) of the header's first 8 bytes, id and payload.
+A file whose size or CRC does not match is torn or corrupt: it is removed
+and counted on recovery, never delivered.
+"""
+
+import os
+import struct
+from binascii import crc32, hexlify
+
+MAGIC = b"PX\x01"
+HEAD = 12
+SUFFIX = ".seg"
+ENOSPC = 28  # MicroPython's errno module has no ENOSPC name
+
+
+def make_dirs(path):
+    """mkdir -p (MicroPython has no os.makedirs)."""
+    part = ""
+    for name in path.split("/"):
+        if not name:
+            continue
+        part += "/" + name if (part or path.startswith("/")) else name
+        try:
+            os.mkdir(part)
+        except OSError:
+            pass  # exists
+
+
+def boot_prefix():
+    """Unique per boot: batch ids of this boot never repeat an earlier one's."""
+    try:
+        b = os.urandom(8)
+    except Exception:  # ports without urandom
+        import random, time
+        b = struct.pack("<II", random.getrandbits(32), time.ticks_us() if hasattr(time, "ticks_us") else 0)
+    return hexlify(b).decode()
+
+
+class FlashLog:
+    def __init__(self, path, segment_bytes=4096, max_segments=64, prefix=None):
+        if not isinstance(segment_bytes, int) or not 256 <= segment_bytes <= 65535:
+            raise ValueError("segment_bytes must be an int from 256 to 65535 (one flash "
+                             "block, 4096 on ESP32 and Pico), got %r" % (segment_bytes,))
+        if not isinstance(max_segments, int) or max_segments < 2:
+            raise ValueError("max_segments must be an int >= 2, got %r" % (max_segments,))
+        self.path = path.rstrip("/") or "/"
+        self.segment_bytes = segment_bytes
+        self.max_segments = max_segments
+        self.prefix = prefix or boot_prefix()
+        # RAM batch: the payload of the next segment (header room kept free).
+        self._buf = bytearray(segment_bytes)
+        self._cap = segment_bytes - HEAD - len(self.prefix) - 12
+        self._n = 0           # payload bytes staged
+        self.staged = 0       # readings staged
+        self.seqs = []        # segment numbers on flash, oldest first
+        self.npts = []        # readings in each of them
+        self.stored = 0       # readings in segments on flash
+        self.discarded = 0    # torn/corrupt segments removed on recovery
+        self.evicted = 0      # readings dropped because the log was full
+        self.written = 0      # bytes written to segment files (for benchmarks)
+        make_dirs(self.path)
+        self._recover()
+
+    # -- names -------------------------------------------------------------------
+
+    def _name(self, seq):
+        return "%s/%08x%s" % (self.path, seq, SUFFIX)
+
+    def _remove(self, seq):
+        try:
+            os.remove(self._name(seq))
+        except OSError:
+            pass  # already gone
+
+    # -- recovery ----------------------------------------------------------------
+
+    def _recover(self):
+        found = []
+        for name in os.listdir(self.path):
+            if name.endswith(SUFFIX) and len(name) == 8 + len(SUFFIX):
+                try:
+                    found.append(int(name[:8], 16))
+                except ValueError:
+                    pass
+        found.sort()
+        for seq in found:
+            n = self._check(seq)
+            if n is None:
+                self.discarded += 1
+                self._remove(seq)
+            else:
+                self.seqs.append(seq)
+                self.npts.append(n)
+                self.stored += n
+        self._next = found[-1] + 1 if found else 0
+
+    def _check(self, seq):
+        """Point count of an intact segment, None for a torn or corrupt one."""
+        buf = self._buf
+        try:
+            with open(self._name(seq), "rb") as f:
+                head = f.read(HEAD)
+                if len(head) < HEAD or head[:3] != MAGIC:
+                    return None
+                npts, plen, want = struct.unpack("<HHI", head[4:])
+                left = head[3] + plen
+                crc = crc32(head[:8])
+                mv = memoryview(buf)
+                while left > 0:
+                    k = f.readinto(mv[:left if left < len(buf) else len(buf)])
+                    if not k:
+                        return None  # shorter than its header says
+                    crc = crc32(mv[:k], crc)
+                    left -= k
+                if f.read(1):
+                    return None  # longer than its header says
+        except OSError:
+            return None
+        if crc & 0xFFFFFFFF != want or npts == 0:
+            return None
+        return npts
+
+    # -- writing -----------------------------------------------------------------
+
+    def add(self, encoded):
+        """Stage one encoded reading (str or bytes); seals a full segment first."""
+        b = encoded.encode() if isinstance(encoded, str) else encoded
+        n = len(b)
+        need = n + 1 if self._n else n
+        if self._n + need > self._cap:
+            self.seal()
+            need = n
+            if n > self._cap:  # too big for any block-sized segment: it goes alone
+                self._write(b, n, 1)
+                return
+        if self._n:
+            self._buf[self._n] = 44  # ","
+            self._n += 1
+        self._buf[self._n:self._n + n] = b
+        self._n += n
+        self.staged += 1
+
+    def seal(self):
+        """Write the staged readings as one segment; returns its number or None."""
+        if not self.staged:
+            return None
+        seq = self._write(self._buf, self._n, self.staged)
+        self._n = 0
+        self.staged = 0
+        return seq
+
+    def _write(self, data, n, npts):
+        while len(self.seqs) >= self.max_segments:
+            self._evict()
+        seq = self._next
+        self._next += 1
+        bid = self.batch_id(seq).encode()
+        head = bytearray(HEAD)
+        head[:3] = MAGIC
+        head[3] = len(bid)
+        struct.pack_into("<HH", head, 4, npts, n)
+        mv = memoryview(data)[:n]
+        crc = crc32(mv, crc32(bid, crc32(memoryview(head)[:8]))) & 0xFFFFFFFF
+        struct.pack_into("<I", head, 8, crc)
+        while True:
+            try:
+                with open(self._name(seq), "wb") as f:
+                    f.write(head)
+                    f.write(bid)
+                    f.write(mv)
+                break
+            except OSError as e:
+                # Flash full: make room from the oldest and try again.
+                if e.args[0] != ENOSPC or not self.seqs:
+                    self._remove(seq)
+                    raise
+                self._remove(seq)
+                self._evict()
+        self.written += HEAD + len(bid) + n
+        self.seqs.append(seq)
+        self.npts.append(npts)
+        self.stored += npts
+        return seq
+
+    def batch_id(self, seq):
+        return "%s-%d" % (self.prefix, seq)
+
+    def _evict(self):
+        self.evicted += self.npts[0]
+        self.delete(self.seqs[0])
+
+    # -- reading and acknowledging -------------------------------------------------
+
+    def read(self, seq, buf=None):
+        """(batch_id, payload memoryview, npoints) of a segment, or None when it
+        is gone or fails its CRC (then it is removed and counted).
+
+        The payload lives in `buf` (default: a buffer owned by the log, reused
+        by the next read) until the next read."""
+        if buf is None:
+            buf = self._rbuf()
+        ok = False
+        try:
+            with open(self._name(seq), "rb") as f:
+                head = f.read(HEAD)
+                if len(head) == HEAD and head[:3] == MAGIC:
+                    npts, plen, want = struct.unpack("<HHI", head[4:])
+                    ilen = head[3]
+                    total = ilen + plen
+                    if len(buf) < total:
+                        buf = bytearray(total)  # an oversized single-reading segment
+                    mv = memoryview(buf)[:total]
+                    got = 0
+                    while got < total:
+                        k = f.readinto(mv[got:])
+                        if not k:
+                            break
+                        got += k
+                    ok = got == total and crc32(mv, crc32(memoryview(head)[:8])) & 0xFFFFFFFF == want
+        except OSError:
+            pass
+        if not ok:
+            if seq in self.seqs:
+                self.discarded += 1
+            self.delete(seq)
+            return None
+        return bytes(mv[:ilen]).decode(), mv[ilen:], npts
+
+    def _rbuf(self):
+        b = getattr(self, "_read_buf", None)
+        if b is None:
+            b = self._read_buf = bytearray(self.segment_bytes)
+        return b
+
+    def delete(self, seq):
+        """The gateway stored this segment: remove it (atomic on littlefs)."""
+        self._remove(seq)
+        try:
+            i = self.seqs.index(seq)
+        except ValueError:
+            return
+        self.stored -= self.npts[i]
+        del self.seqs[i]
+        del self.npts[i]
+
+    def points(self):
+        """Readings not yet acknowledged: on flash plus staged in RAM."""
+        return self.stored + self.staged
