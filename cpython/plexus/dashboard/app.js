@@ -1,0 +1,72 @@
+// Entry point: the login, then a hash router (#/ = fleet, #/source/<id> = one
+// device). The key never appears in the URL.
+
+import { api, savedKey, saveKey, forgetKey, onKeyRejected } from "./api.js";
+import { h, clear } from "./dom.js";
+import { fleetView } from "./fleet.js";
+import { deviceView } from "./device.js";
+
+const main = document.getElementById("main");
+const userBox = document.getElementById("user");
+let current = null;
+
+function show(view) {
+  if (current) current.destroy();
+  current = null;
+  clear(main);
+  current = view(main);
+}
+
+function route() {
+  if (!savedKey()) return show(loginView);
+  userBox.hidden = false;
+  const m = location.hash.match(/^#\/source\/(.+)$/);
+  if (m) show((root) => deviceView(root, decodeURIComponent(m[1])));
+  else show(fleetView);
+}
+
+function loginView(root) {
+  userBox.hidden = true;
+  const input = h("input", { type: "password", name: "api_key", id: "api-key", autocomplete: "off", placeholder: "plx_…", required: true });
+  const error = h("p", { class: "error", hidden: true, role: "alert" });
+  const button = h("button", { type: "submit", text: "Open dashboard" });
+  const form = h("form", { class: "login" },
+    h("h1", { text: "Plexus" }),
+    h("p", { class: "muted", text: "Enter an API key with the read scope. It is kept in this tab only." }),
+    h("label", { for: "api-key", text: "API key" }), input, button, error,
+    h("p", { class: "muted small" }, "No key yet? On the gateway's machine run ", h("code", { text: "plexus gateway keys create" }), "."));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const key = input.value.trim();
+    if (!key) return;
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      await api.get("/v1/sources", key);
+      saveKey(key);
+      route();
+    } catch (e) {
+      error.textContent = e.status === 403 ? "This key cannot read data: create one with the read scope." : e.message;
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  root.append(form);
+  input.focus();
+  return { destroy() {} };
+}
+
+document.getElementById("logout").addEventListener("click", () => {
+  forgetKey();
+  location.hash = "#/";
+  route();
+});
+
+onKeyRejected(() => {
+  forgetKey();
+  route();
+});
+
+window.addEventListener("hashchange", route);
+route();
