@@ -1,0 +1,178 @@
+"""Commands on the device (PROTOCOL.md §4.10-4.11) as sans-I/O bookkeeping.
+
+Frames in (parsed dicts from DeviceSession's COMMAND events), frame text
+out. The runtime writes the text and runs the handlers: a thread per run on
+CPython, inline from poll() on a board.
+
+    texts, job = book.receive(frame, now_ms)   # write texts; run job if any
+    text = book.started(job)                   # v1 only: the "running" status
+    text = book.done(job, value, exc)          # result/error, or final status
+    texts = book.after_auth(max_frame_bytes, store_results)  # after each auth
+
+A run id is remembered in a fixed ring (256), so a redelivered run is
+re-reported and never run twice. Every non-progress status stays queued
+(<= 256, oldest dropped, command_status) until command_status_ack, and is replayed behind
+command_sync after each auth, so statuses written while disconnected are
+not lost. Legacy commands (typed_command -> command_result) are in command_legacy.
+"""
+
+import json
+
+from plexus_core import commands as C
+from plexus_core.command_status import (ACKNOWLEDGED, RUNNING, SUCCEEDED, FAILED, MAX_QUEUED,
+                                        STATUS_FRAME_MAX, Run, Statuses, error_text, _result)
+
+REMEMBER_RUNS = 256
+
+
+class CommandBook(Statuses):
+    def __init__(self, remember=REMEMBER_RUNS, max_queued=MAX_QUEUED):
+        Statuses.__init__(self, max_queued)
+        self.declared = {}        # name -> [entry, handler]
+        self.legacy = None        # LegacyCommands, once one is declared or sent
+        self._ring = [None] * remember
+        self._pos = 0
+        self._runs = {}           # run id -> Run, for the ids in the ring
+        self._active = {}         # command name -> runs started and not done
+
+    # -- declarations ---------------------------------------------------------
+
+    def declare(self, handler, name, **kw):
+        """Add (or replace) a v1 command; returns its manifest entry."""
+        entry = C.declare(name, **kw)
+        self.declared[name] = [entry, handler]
+        return entry
+
+    def on_command(self, name, handler, description=None, params=None, concurrency="accept"):
+        """Add (or replace) a legacy command (command_legacy does the work)."""
+        return self._legacy_book().on_command(name, handler, description, params, concurrency)
+
+    def _legacy_book(self):
+        # Imported on first use: a board without legacy commands saves the heap.
+        if self.legacy is None:
+            from plexus_core.command_legacy import LegacyCommands
+            self.legacy = LegacyCommands(self._active)
+        return self.legacy
+
+    def manifest(self):
+        """device_auth `commands`: v1 declarations only (legacy entries under
+        protocol 1 draw invalid_command, F11); None when there are none."""
+        return [self.declared[n][0] for n in self.declared] or None
+
+    # -- frames from the gateway -------------------------------------------------
+
+    def receive(self, f, now_ms):
+        """One COMMAND frame -> (texts to write, job to run or None)."""
+        t = f.get("type")
+        if t == "command_run":
+            return self._run(f, now_ms)
+        if t == "typed_command":
+            return self._legacy_book().receive(f)
+        if t == "command_status_ack":
+            self._acked(f)
+        return [], None  # command_cancel is reserved: not implemented
+
+    def _run(self, f, now_ms):
+        rid = f.get("run_id")
+        if type(rid) is not str or not rid:
+            return [], None
+        run = self._runs.get(rid)
+        if run is not None:
+            return [self._rereport(run, now_ms)], None
+        name = f.get("command")
+        attempt = f.get("attempt")
+        if type(attempt) is not int or attempt < 1:
+            attempt = 1
+        d = self.declared.get(name) if type(name) is str else None
+        ttl = f.get("ttl_ms")
+        numeric = (type(ttl) is int or type(ttl) is float) and ttl - ttl == 0
+        if not numeric:
+            ttl = d[0]["expires_in_s"] * 1000 if d else C.DEFAULT_EXPIRES_S * 1000
+        run = Run(rid, name if type(name) is str else "", attempt, now_ms + int(ttl))
+        self._remember(run)
+        if d is None:
+            return [self._fail(run, "unknown_command", "unknown command: %s" % (name,))], None
+        try:
+            run.params = C.coerce(d[0]["params"], f.get("params"))
+        except C.CommandParamError as e:
+            return [self._fail(run, "bad_params", e.args[0])], None
+        if numeric and ttl <= 0:
+            return [self._fail(run, "expired_on_arrival", "the run expired before it arrived")], None
+        if d[0]["concurrency"] == "reject" and self._active.get(name):
+            return [self._fail(run, "busy", "command %s is already running" % name)], None
+        run.handler = d[1]
+        self._active[name] = self._active.get(name, 0) + 1
+        return [self.status(run, ACKNOWLEDGED)], run
+
+    def _remember(self, run):
+        old = self._ring[self._pos]
+        if old is not None:
+            self._runs.pop(old, None)
+        self._ring[self._pos] = run.id
+        self._pos = (self._pos + 1) % len(self._ring)
+        self._runs[run.id] = run
+
+    def _rereport(self, run, now_ms):
+        """A run id seen before: say where it is, never run it again."""
+        if run.final is not None:
+            if not self._queued(run.id, run.seq):
+                self._enqueue(run.id, run.seq, run.final)
+            return run.final
+        if run.state is None:
+            return self._fail(run, "duplicate", "this run was received before and did not start")
+        return self.status(run, run.state, progress=run.progress)
+
+    # -- the runtime reports ---------------------------------------------------------
+
+    def started(self, run):
+        """The handler is about to be called: the "running" status."""
+        return self.status(run, RUNNING)
+
+    def done(self, job, value=None, exc=None):
+        """The handler returned `value` or raised `exc`: the final frame."""
+        if not isinstance(job, Run):
+            return self.legacy.done(job, value, exc)
+        _finished(self._active, job.command)
+        if exc is None:
+            return self.status(job, SUCCEEDED, result=_result(value))
+        if isinstance(exc, C.Cancelled):
+            return self._fail(job, "cancelled", str(exc) or "cancelled")
+        return self._fail(job, "handler_error", error_text(exc))
+
+    def unsent(self, text):
+        """A frame the runtime could not write. v1 statuses are queued already;
+        legacy results are kept (bounded) until after the next auth."""
+        if self.legacy is not None:
+            self.legacy.unsent(text)
+
+    def after_auth(self, max_frame_bytes=None, store_results=True):
+        """A new connection is authenticated: command_sync, then every
+        unacknowledged status, then held legacy frames, in that order."""
+        if max_frame_bytes and 0 < max_frame_bytes < STATUS_FRAME_MAX:
+            self.max_frame_bytes = max_frame_bytes
+        else:
+            self.max_frame_bytes = STATUS_FRAME_MAX
+        self.store_results = store_results is not False
+        out = []
+        runs = []
+        n = len(self._ring)
+        for i in range(n):
+            rid = self._ring[(self._pos + i) % n]  # oldest first
+            run = self._runs.get(rid) if rid is not None else None
+            if run is not None and run.state is not None:
+                runs.append({"run_id": run.id, "state": run.state, "seq": run.seq})
+        if runs:
+            out.append(json.dumps({"type": "command_sync", "runs": runs}))
+        for q in self._queue:
+            out.append(q[2])
+        if self.legacy is not None:
+            out.extend(self.legacy.take_held())
+        return out
+
+
+def _finished(active, name):
+    n = active.get(name, 0)
+    if n > 1:
+        active[name] = n - 1
+    else:
+        active.pop(name, None)
