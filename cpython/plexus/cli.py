@@ -21,7 +21,12 @@ COMMAND_MODULES = [
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="plexus", description="Plexus telemetry SDK and local gateway.")
+    parser = argparse.ArgumentParser(
+        prog="plexus", description="Plexus telemetry SDK and local gateway.",
+        epilog="Start with `plexus demo`. `plexus COMMAND --help` describes each command.\n"
+               "exit codes: 0 done, 1 a problem was found, 2 usage error, 3 the gateway rejected "
+               "the key, 4 the gateway is unreachable, 130 interrupted",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version="plexus " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
