@@ -372,9 +372,12 @@ def _print_report(console, rows, url, key_file, note, restarts, keep):
                       "restart(s)." % (total, restarts))
     if note:
         console.print("[dim]%s[/]" % note)
-    console.print("Dashboard: [bold]%s/[/]  (log in with the key in %s)" % (url, key_file))
     if keep:
-        console.print("The gateway and devices keep running: open the dashboard. Ctrl-C stops.")
+        console.print("Dashboard: [bold]%s/[/]  (log in with the key in %s)" % (url, key_file))
+        console.print("CLI: plexus init --gateway %s --key - < %s" % (url, key_file))
+        console.print("The gateway and devices keep running. Ctrl-C stops them.")
+    else:
+        console.print("Run [bold]plexus demo --keep[/] to keep the gateway running and open its dashboard.")
 
 
 def run(args):
@@ -388,6 +391,8 @@ def run(args):
         sys.stderr.write("error: plexus demo needs rich: pip install 'plexus-sdk[cli]'\n")
         return 1
     console = Console(stderr=args.json, highlight=False)
+    # The live view shows each client's link; their own status lines would break it.
+    os.environ["PLEXUS_QUIET"] = "1"
     work = tempfile.mkdtemp(prefix="plexus-demo-")
     gw = LocalGateway(os.path.join(work, "gateway.db"))
     devices = []
@@ -422,6 +427,7 @@ def run(args):
                 d.stop_sending()
             drained = _drain_all(devices, timeout=60.0)
             progress.phase = "checking with the Data API"
+        console.print()
         for d in devices:
             d.close()
         client = DataClient(gw.url, key, timeout=30.0)
