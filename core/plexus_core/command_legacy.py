@@ -25,11 +25,12 @@ class Call:
 
 
 class LegacyCommands:
-    def __init__(self, active):
+    def __init__(self, active, full=lambda: False):
         self.handlers = {}       # name -> [entry, handler, concurrency]
         self.dropped = 0         # held frames dropped as the hold was full
         self._active = active    # shared with CommandBook: name -> calls running
         self._held = []
+        self._full = full        # True when no more handlers may run
 
     def on_command(self, name, handler, description=None, params=None, concurrency="accept"):
         E = CommandDeclarationError
@@ -62,6 +63,8 @@ class LegacyCommands:
             err = "params must be an object"
         elif h[2] == "reject" and self._active.get(name):
             err = "command already in progress: %s" % name
+        elif self._full():
+            err = "too many commands in progress"
         if err is not None:
             texts.append(frame(cid, name, "error", error=err))
             return texts, None

@@ -26,8 +26,9 @@ REMEMBER_RUNS = 256
 
 
 class CommandBook(Statuses):
-    def __init__(self, remember=REMEMBER_RUNS, max_queued=MAX_QUEUED):
+    def __init__(self, remember=REMEMBER_RUNS, max_queued=MAX_QUEUED, max_active=None):
         Statuses.__init__(self, max_queued)
+        self.max_active = max_active  # runs + calls at once (bounds handler threads)
         self.declared = {}        # name -> [entry, handler]
         self.legacy = None        # LegacyCommands, once one is declared or sent
         self._ring = [None] * remember
@@ -51,8 +52,17 @@ class CommandBook(Statuses):
         # Imported on first use: a board without legacy commands saves the heap.
         if self.legacy is None:
             from plexus_core.command_legacy import LegacyCommands
-            self.legacy = LegacyCommands(self._active)
+            self.legacy = LegacyCommands(self._active, self.full)
         return self.legacy
+
+    def full(self):
+        """As many handlers running as max_active allows."""
+        if self.max_active is None:
+            return False
+        n = 0
+        for k in self._active:
+            n += self._active[k]
+        return n >= self.max_active
 
     def manifest(self):
         """device_auth `commands`: v1 declarations only (legacy entries under
@@ -98,7 +108,7 @@ class CommandBook(Statuses):
             return [self._fail(run, "bad_params", e.args[0])], None
         if numeric and ttl <= 0:
             return [self._fail(run, "expired_on_arrival", "the run expired before it arrived")], None
-        if d[0]["concurrency"] == "reject" and self._active.get(name):
+        if d[0]["concurrency"] == "reject" and self._active.get(name) or self.full():
             return [self._fail(run, "busy", "command %s is already running" % name)], None
         run.handler = d[1]
         self._active[name] = self._active.get(name, 0) + 1

@@ -5,9 +5,11 @@ from plexus_core.errors import PlexusError, AuthenticationError, RateLimitedErro
 from plexus.config import RetryConfig
 from plexus.client import Plexus
 from plexus.batching import BatchSender
+from plexus.commands import Cancelled, CommandDeclarationError, CommandParamError, CommandRun
 
 __all__ = ["__version__", "Plexus", "PlexusError", "AuthenticationError", "RateLimitedError",
-           "RetryConfig", "BatchSender", "read_mjpeg_frames"]
+           "RetryConfig", "BatchSender", "CommandRun", "Cancelled", "CommandDeclarationError",
+           "CommandParamError", "read_mjpeg_frames"]
 
 
 def __getattr__(name):

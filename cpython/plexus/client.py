@@ -40,6 +40,7 @@ from plexus_core.clock import Clock
 from plexus_core.errors import PlexusError
 from plexus_core.points import EVENT, encode_point, make_point, normalize_timestamp
 from plexus.alerts import Alerts
+from plexus.commands import Commands
 from plexus.config import RetryConfig, Settings, buffer_path_for, legacy_buffer_path
 from plexus.intake import DEFAULT_LINGER_MS, Intake
 from plexus.runs import OWN_SOURCE, Runs
@@ -114,6 +115,7 @@ class Plexus:
                               self.timeout, self.retry_config, self._batch_points)
         self._intake = Intake(self._store, self._alerts, linger_ms, self._sender.wake)
         self._runs = Runs(s, self.timeout, self._now_ms, self._wait_for_clock)
+        self._commands = Commands(self._sender, self._alerts)
         self._sender.start()
         atexit.register(_persist_at_exit, weakref.ref(self))
 
@@ -300,6 +302,27 @@ class Plexus:
     def stream_camera(self, url, camera_id="camera:0", fps=15, quality=85):
         return self._video().stream_camera(url, camera_id=camera_id, fps=fps, quality=quality)
 
+    # -- commands (plexus.commands does the work) -----------------------------------------
+
+    def command(self, name=None, params=None, danger="normal", idempotent=False, expires_in=30.0,
+                concurrency="accept", title=None, description=None):
+        """Decorator declaring a command (protocol v1): handler(run, **params).
+        See plexus.commands; bad declarations raise CommandDeclarationError."""
+        return self._commands.command(name, params=params, danger=danger, idempotent=idempotent,
+                                      expires_in=expires_in, concurrency=concurrency,
+                                      title=title, description=description)
+
+    def on_command(self, name, handler, description=None, params=None, concurrency="accept"):
+        """Legacy command: handler(command, params) -> result dict."""
+        return self._commands.on_command(name, handler, description, params, concurrency)
+
+    def serve(self, timeout=None):
+        """Block answering commands until Ctrl-C/SIGTERM, stop_serving() or timeout."""
+        return self._commands.serve(timeout)
+
+    def stop_serving(self):
+        self._commands.stop_serving()
+
     # -- shutdown ----------------------------------------------------------------------------
 
     def close(self):
@@ -308,6 +331,7 @@ class Plexus:
         if self._closed:
             return
         self._closed = True
+        self._commands.stop_serving()
         self._intake.close(self.timeout)
         if self._store.points:
             self._sender.kick()

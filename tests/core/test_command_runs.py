@@ -106,3 +106,18 @@ def test_handler_errors():
     assert s["error_message"].startswith("KeyError: ")
     _, job = b.receive(run_frame("h2", params={"steps": 1}), 0)
     assert json.loads(b.done(job, exc=Cancelled()))["error_code"] == "cancelled"
+
+
+def test_max_active_bounds_all_handlers():
+    b = R.CommandBook(max_active=2)
+    b.declare(handler, "move")
+    b.on_command("led", handler)
+    _, one = b.receive(run_frame("a"), 0)
+    texts, two = b.receive({"type": "typed_command", "id": "c", "command": "led"}, 0)
+    assert one is not None and two is not None
+    (s,) = statuses(b.receive(run_frame("b"), 0)[0])
+    assert s["error_code"] == "busy"
+    texts, none = b.receive({"type": "typed_command", "id": "d", "command": "led"}, 0)
+    assert none is None and json.loads(texts[1])["event"] == "error"
+    b.done(two, 1)
+    assert b.receive(run_frame("c"), 0)[1] is not None
