@@ -64,6 +64,11 @@ class CommandBook(Statuses):
             n += self._active[k]
         return n >= self.max_active
 
+    def pending(self):
+        """Frames still owed to the gateway: unacknowledged statuses and
+        legacy results not yet written."""
+        return self.unacked() + (len(self.legacy._held) if self.legacy is not None else 0)
+
     def manifest(self):
         """device_auth `commands`: v1 declarations only (legacy entries under
         protocol 1 draw invalid_command, F11); None when there are none."""

@@ -140,9 +140,10 @@ class Commands:
 
     @property
     def unacknowledged(self):
-        """Statuses the gateway has not acknowledged yet (kept for replay)."""
+        """Statuses the gateway has not acknowledged and legacy results not
+        yet written: kept, and replayed after the next auth."""
         with self._lock:
-            return self._book.unacked()
+            return self._book.pending()
 
     # -- serving ---------------------------------------------------------------------
 

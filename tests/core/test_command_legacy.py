@@ -45,6 +45,7 @@ def test_unsent_legacy_frames_replay_after_auth():
     _, call = b.receive({"type": "typed_command", "id": "c1", "command": "led"}, 0)
     text = b.done(call, 5)
     b.unsent(text)
+    assert b.pending() == 1
     _, job = b.receive({"type": "command_run", "run_id": "r", "command": "move"}, 0)
     b.unsent(b.done(job, 1))  # a v1 status is queued already: not held twice
     out = b.after_auth()
