@@ -24,8 +24,11 @@ def looks_like_uuid(s):
     return True
 
 
-def source_id_error(s):
-    """None if `s` is a valid source_id, else a message saying what to fix."""
+def source_id_error(s, allow_uuid=False):
+    """None if `s` is a valid source_id, else a message saying what to fix.
+
+    Gateways accept UUID-shaped ids (0.5 clients could declare them); the
+    0.16 client rule, the default here, does not."""
     if not isinstance(s, str):
         return "source_id must be a string, got %s" % type(s).__name__
     if not s:
@@ -38,7 +41,7 @@ def source_id_error(s):
         if c not in _REST:
             return ("source_id %r contains %r; use only lowercase letters, digits, "
                     "'.', '_' and '-'" % (s, c))
-    if looks_like_uuid(s):
+    if not allow_uuid and looks_like_uuid(s):
         return "source_id %r looks like a UUID; use a readable name such as 'pump-07'" % s
     return None
 

@@ -125,13 +125,11 @@ class MemoryStore(_Base):
         with self._lock:
             if self.closed:
                 raise OSError("store is closed")
-            rows = self._new_rows(batches)
-            n = sum(r[2] for r in rows)
-            size = sum(len(r[3]) for r in rows)
-            evicted = self._evict(n, size)
-            for r in rows:
+            # Insert, then evict oldest-first: one add larger than the cap
+            # must not leave the store over it.
+            for r in self._new_rows(batches):
                 self._put(r)
-            return evicted
+            return self._evict(0, 0)
 
     def _put(self, r):
         bisect.insort(self._keys, r[0])
@@ -342,10 +340,8 @@ class SqliteStore(_Base):
     def add(self, batches):
         """Append batches [(n, data)] in one transaction; returns readings evicted."""
         def do():
-            rows = self._new_rows(batches)
-            evicted = self._evict(sum(r[2] for r in rows), sum(len(r[3]) for r in rows))
-            self._insert(rows)
-            return evicted
+            self._insert(self._new_rows(batches))
+            return self._evict(0, 0)  # after inserting, so one large add cannot overflow the cap
         return self._tx(do)
 
     def rows(self, after=-1, limit=32):

@@ -1,0 +1,5 @@
+import sys
+
+from plexus.gateway.cli import main
+
+sys.exit(main())

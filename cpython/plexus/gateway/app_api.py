@@ -1,0 +1,100 @@
+"""The app API calls the SDK makes besides telemetry (PROTOCOL.md §9): test
+runs (`POST /api/runs`, `PATCH /api/runs/{id}`) and source registration.
+
+A run is a named time window on one source (or the whole org). When it ends,
+each pass criterion is checked against the readings stored in the window: it
+passes when the metric has readings there and every one satisfies it.
+"""
+
+import operator
+import uuid
+
+from aiohttp import web
+
+from plexus.gateway.data_api import BadRequest, parse_time
+from plexus.gateway.state import STATE, error, require_key
+from plexus_core.source_id import source_id_error
+
+OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
+       "!=": operator.ne}
+
+
+def _criteria(body):
+    crit = body.get("pass_criteria") or []
+    if not isinstance(crit, list):
+        raise BadRequest("pass_criteria must be a list")
+    for c in crit:
+        if (not isinstance(c, dict) or not isinstance(c.get("metric"), str) or c.get("operator") not in OPS
+                or type(c.get("value")) not in (int, float)):
+            raise BadRequest("each pass criterion needs metric, operator (one of %s) and a numeric value"
+                             % " ".join(OPS))
+    return crit
+
+
+async def create_run(request):
+    key = await require_key(request, "write")
+    st = request.app[STATE]
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+        return error(400, "body needs a name")
+    sid = body.get("source_id")
+    if sid is not None and (source_id_error(sid, allow_uuid=True) or not key.may_use(sid)):
+        return error(403 if not source_id_error(sid, allow_uuid=True) else 400, "source_id not allowed")
+    try:
+        started = parse_time("started_at", body.get("started_at") or "")
+        _criteria(body)
+    except BadRequest as e:
+        return error(400, str(e))
+    run = {"id": uuid.uuid4().hex, "name": body["name"], "source_id": sid, "status": "running",
+           "started_at": body["started_at"], "started_ms": started, "tags": body.get("tags") or {},
+           "metadata": body.get("metadata") or {}, "pass_criteria": body.get("pass_criteria") or []}
+    await st.store.put_test_run(run)
+    return web.json_response({"run": run}, status=201)
+
+
+async def end_run(request):
+    await require_key(request, "write")
+    st = request.app[STATE]
+    run = await st.store.get_test_run(request.match_info["run_id"])
+    if run is None:
+        return error(404, "NOT_FOUND: no such run")
+    try:
+        body = await request.json()
+        if body.get("status") not in ("completed", "aborted"):
+            raise BadRequest("status must be completed or aborted")
+        ended = parse_time("ended_at", body.get("ended_at") or "")
+    except (ValueError, AttributeError, BadRequest) as e:
+        return error(400, str(e))
+    results = []
+    for c in run["pass_criteria"]:
+        vals = await st.store.metric_values(run["source_id"], c["metric"], run["started_ms"], ended)
+        ok = bool(vals) and all(OPS[c["operator"]](v, c["value"]) for v in vals)
+        results.append(dict(c, passed=ok, readings=len(vals)))
+    run.update(status=body["status"], ended_at=body["ended_at"], ended_ms=ended,
+               test_result={"passed": all(r["passed"] for r in results), "criteria_results": results})
+    await st.store.put_test_run(run)
+    return web.json_response({"run": run})
+
+
+async def get_run(request):
+    await require_key(request, "read")
+    run = await request.app[STATE].store.get_test_run(request.match_info["run_id"])
+    return web.json_response({"run": run}) if run else error(404, "NOT_FOUND: no such run")
+
+
+async def register_source(request):
+    """Sources appear when they first send; registering is accepted as a no-op."""
+    await require_key(request, "write")
+    return web.json_response({"ok": True}, status=201)
+
+
+def routes():
+    return [
+        web.post("/api/runs", create_run),
+        web.patch("/api/runs/{run_id}", end_run),
+        web.get("/api/runs/{run_id}", get_run),
+        web.post("/api/sources", register_source),
+    ]

@@ -1,0 +1,182 @@
+"""Commands (PROTOCOL.md §4.10-4.11, §8): operators start them over HTTP, the
+gateway relays them to the connected device and records what it reports.
+
+Legacy commands (`typed_command` -> `command_result`) are fire-and-forget on
+the wire; v1 runs (`command_run` -> `command_status`) are stored, expire on
+their deadline, are delivered when the device connects if they were queued
+while it was away, and are redelivered after a drop only when idempotent.
+"""
+
+import uuid
+
+from aiohttp import web
+
+from plexus.gateway.state import STATE, error, require_key
+from plexus.gateway.store import now_ms
+
+FINAL = ("succeeded", "failed", "expired")
+DEFAULT_TTL_S = 30.0
+_NAME_FIRST = "abcdefghijklmnopqrstuvwxyz"
+_NAME_REST = _NAME_FIRST + "0123456789_"
+
+
+def valid_name(s):
+    return (isinstance(s, str) and 0 < len(s) <= 64 and s[0] in _NAME_FIRST
+            and all(c in _NAME_REST for c in s))
+
+
+class Commands:
+    def __init__(self, store, hub):
+        self.store = store
+        self.hub = hub
+
+    # -- device side ------------------------------------------------------------
+    def check_manifest(self, conn):
+        """Error frames for v1 manifest entries the gateway cannot use; those
+        entries are left out of the source's command list."""
+        if conn.protocol != 1:
+            return []
+        errors, good = [], []
+        for entry in conn.commands:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if valid_name(name) and isinstance(entry.get("params", {}), dict):
+                good.append(entry)
+            else:
+                errors.append({"type": "error", "code": "invalid_command",
+                               "detail": "command %r: name must match [a-z][a-z0-9_]* (at most 64) and params "
+                                         "must be an object" % (name,)})
+        conn.commands = good
+        return errors
+
+    async def device_connected(self, conn):
+        for run in await self.store.open_runs(conn.source_id):
+            if now_ms() >= run["deadline_ms"]:
+                run["state"] = "expired"
+                await self.store.put_run(run)
+            elif run["attempt"] == 0 or run["idempotent"]:
+                await self._deliver(conn, run)
+
+    async def device_frame(self, conn, f):
+        t = f["type"]
+        if t == "command_result":
+            if isinstance(f.get("id"), str):
+                await self.store.command_event(f["id"], conn.source_id, f)
+        elif t == "command_status":
+            await self._status(conn, f)
+        elif t == "command_sync":
+            for r in f.get("runs") or []:
+                run = await self.store.get_run(r.get("run_id")) if isinstance(r, dict) else None
+                if run is not None and run["source_id"] == conn.source_id and run["seq"] > 0:
+                    await conn.send({"type": "command_status_ack", "run_id": run["run_id"], "seq": run["seq"]})
+
+    async def _status(self, conn, f):
+        run_id, seq, state = f.get("run_id"), f.get("seq"), f.get("state")
+        if not isinstance(run_id, str) or type(seq) is not int or seq < 1:
+            await conn.send({"type": "error", "code": "INVALID_MESSAGE",
+                             "detail": "command_status needs run_id (string) and seq (integer >= 1)"})
+            return
+        run = await self.store.get_run(run_id)
+        if run is not None and run["source_id"] == conn.source_id and seq > run["seq"]:
+            status = {k: f[k] for k in ("seq", "state", "progress", "result", "error_code", "error_message",
+                                        "message") if k in f}
+            run["statuses"].append(status)
+            run["seq"] = seq
+            if state == "progress":
+                run["progress"] = f.get("progress")
+                run["state"] = "running"
+            elif state in ("acknowledged", "running", "succeeded", "failed"):
+                run["state"] = state
+            for k in ("result", "error_code", "error_message", "message"):
+                if k in f:
+                    run[k] = f[k]
+            if state == "succeeded":
+                run["progress"] = 100.0
+            await self.store.put_run(run)
+        # Acknowledged even when unknown or old, so the device stops replaying it.
+        await conn.send({"type": "command_status_ack", "run_id": run_id, "seq": seq})
+
+    async def _deliver(self, conn, run):
+        run["attempt"] += 1
+        await self.store.put_run(run)
+        await conn.send({"type": "command_run", "run_id": run["run_id"], "command": run["command"],
+                         "params": run["params"], "ttl_ms": max(0, run["deadline_ms"] - now_ms()),
+                         "attempt": run["attempt"]})
+
+    # -- HTTP side --------------------------------------------------------------
+    async def _target(self, request, scope):
+        key = await require_key(request, scope)
+        sid = request.match_info["source_id"]
+        if not key.may_use(sid):
+            raise web.HTTPForbidden(text='{"error": "API key is limited to another source"}',
+                                    content_type="application/json")
+        return sid
+
+    @staticmethod
+    async def _body(request):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("command"), str) or not body["command"]:
+            raise web.HTTPBadRequest(text='{"error": "body must be {\\"command\\": NAME, \\"params\\": {...}}"}',
+                                     content_type="application/json")
+        params = body.get("params") if body.get("params") is not None else {}
+        if not isinstance(params, dict):
+            raise web.HTTPBadRequest(text='{"error": "params must be an object"}', content_type="application/json")
+        return body, params
+
+    async def send_legacy(self, request):
+        sid = await self._target(request, "commands")
+        body, params = await self._body(request)
+        conn = self.hub.device(sid)
+        if conn is None:
+            return web.json_response({"queued": False, "error": "source %r is not connected" % sid}, status=409)
+        cid = str(uuid.uuid4())
+        await self.store.new_command(cid, sid, body["command"], params)
+        await conn.send({"type": "typed_command", "id": cid, "command": body["command"], "params": params})
+        return web.json_response({"queued": True, "id": cid})
+
+    async def get_legacy(self, request):
+        sid = await self._target(request, "read")
+        cmd = await self.store.get_command(sid, request.match_info["command_id"])
+        if cmd is None:
+            return error(404, "no such command")
+        return web.json_response(cmd)
+
+    async def start_run(self, request):
+        sid = await self._target(request, "commands")
+        body, params = await self._body(request)
+        conn = self.hub.device(sid)
+        decl = None
+        if conn is not None:
+            decl = next((c for c in conn.commands if isinstance(c, dict) and c.get("name") == body["command"]), None)
+        ttl = body.get("ttl_s", (decl or {}).get("expires_in_s", DEFAULT_TTL_S))
+        if type(ttl) not in (int, float) or not 0 < ttl <= 86400:
+            return error(400, "ttl_s must be a number of seconds from 0 to 86400")
+        t = now_ms()
+        run = {"run_id": uuid.uuid4().hex, "source_id": sid, "command": body["command"], "params": params,
+               "created_ms": t, "deadline_ms": t + int(ttl * 1000), "idempotent": bool((decl or {}).get("idempotent")),
+               "attempt": 0, "state": "queued", "seq": 0, "progress": None, "result": None, "error_code": None,
+               "error_message": None, "message": None, "statuses": []}
+        await self.store.put_run(run)
+        if conn is not None:
+            await self._deliver(conn, run)
+        return web.json_response({"run_id": run["run_id"], "state": run["state"]}, status=201)
+
+    async def get_run(self, request):
+        sid = await self._target(request, "read")
+        run = await self.store.get_run(request.match_info["run_id"])
+        if run is None or run["source_id"] != sid:
+            return error(404, "no such run")
+        if run["state"] not in FINAL and run["seq"] == 0 and now_ms() >= run["deadline_ms"]:
+            run["state"] = "expired"
+            await self.store.put_run(run)
+        return web.json_response(run)
+
+    def routes(self):
+        return [
+            web.post("/v1/sources/{source_id}/commands", self.send_legacy),
+            web.get("/v1/sources/{source_id}/commands/{command_id}", self.get_legacy),
+            web.post("/v1/sources/{source_id}/runs", self.start_run),
+            web.get("/v1/sources/{source_id}/runs/{run_id}", self.get_run),
+        ]

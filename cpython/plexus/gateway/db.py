@@ -1,0 +1,154 @@
+"""SQLite plumbing for the gateway: the schema, one writer thread that groups
+concurrent writes into one transaction (group commit), and reader threads.
+
+Acknowledgements wait for the writer's commit, and the database runs in WAL
+mode with synchronous=FULL, so an acknowledged batch survives a power cut.
+Grouping keeps that affordable: one fsync covers every batch that arrived
+while the previous commit was running.
+"""
+
+import concurrent.futures
+import os
+import queue
+import sqlite3
+import threading
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL,
+    scopes TEXT NOT NULL, source_id TEXT, created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE TABLE IF NOT EXISTS points (
+    id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, metric TEXT NOT NULL, class TEXT NOT NULL,
+    ts INTEGER NOT NULL, num REAL, value TEXT NOT NULL, tags TEXT, received_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS points_by_metric ON points (source_id, class, metric, ts);
+CREATE INDEX IF NOT EXISTS points_by_time ON points (source_id, class, ts);
+CREATE TABLE IF NOT EXISTS batches (
+    source_id TEXT NOT NULL, batch_id TEXT NOT NULL, received_ms INTEGER NOT NULL,
+    PRIMARY KEY (source_id, batch_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sources (
+    source_id TEXT PRIMARY KEY, last_seen_ms INTEGER, platform TEXT, agent_version TEXT,
+    commands TEXT, cameras TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, source_id TEXT NOT NULL, command TEXT NOT NULL, params TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL, idempotent INTEGER NOT NULL,
+    attempt INTEGER NOT NULL, state TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0, progress REAL,
+    result TEXT, error_code TEXT, error_message TEXT, message TEXT, statuses TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS test_runs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, source_id TEXT, started_ms INTEGER NOT NULL, ended_ms INTEGER,
+    status TEXT NOT NULL, body TEXT NOT NULL, test_result TEXT);
+CREATE TABLE IF NOT EXISTS commands (
+    id TEXT PRIMARY KEY, source_id TEXT NOT NULL, command TEXT NOT NULL, params TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, events TEXT NOT NULL DEFAULT '[]');
+"""
+
+
+def connect(path):
+    """A connection with the gateway's settings; creates the schema."""
+    if path != ":memory:":
+        d = os.path.dirname(os.path.abspath(path))
+        os.makedirs(d, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+class GroupWriter:
+    """One thread owns the write connection. Jobs submitted while a commit is
+    running are committed together; each job runs under its own savepoint, so
+    one failing job does not undo the others."""
+
+    MAX_GROUP = 256
+
+    def __init__(self, path):
+        self._conn = connect(path)
+        self._jobs = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="gateway-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, *args):
+        fut = concurrent.futures.Future()
+        self._jobs.put((fut, fn, args))
+        return fut
+
+    def close(self):
+        self._jobs.put(None)
+        self._thread.join(30)
+        self._conn.close()
+
+    def _run(self):
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.MAX_GROUP:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)
+                    break
+                group.append(job)
+            self._commit(group)
+
+    def _commit(self, group):
+        conn = self._conn
+        results = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fut, fn, args in group:
+                conn.execute("SAVEPOINT job")
+                try:
+                    results.append((fut, True, fn(conn, *args)))
+                    conn.execute("RELEASE job")
+                except Exception as e:  # reported to that job's caller
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((fut, False, e))
+            conn.execute("COMMIT")
+        except Exception as e:  # the commit itself failed: nobody's work is stored
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for fut, _, _ in group:
+                fut.set_exception(e)
+            return
+        for fut, ok, value in results:
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+
+class Readers:
+    """Reader threads, each with its own connection (WAL readers never block
+    the writer)."""
+
+    def __init__(self, path, threads=2):
+        self._path = path
+        self._local = threading.local()
+        self._conns = []
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="gateway-reader")
+
+    def submit(self, fn, *args):
+        return self._pool.submit(self._call, fn, args)
+
+    def _call(self, fn, args):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self._path)
+            with self._lock:
+                self._conns.append(conn)
+        return fn(conn, *args)
+
+    def close(self):
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            for c in self._conns:
+                c.close()

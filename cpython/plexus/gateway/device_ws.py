@@ -1,0 +1,261 @@
+"""`/ws/device`: the device socket (PROTOCOL.md §4).
+
+Telemetry is acknowledged only after the writer has committed it. Acks and
+per-frame errors leave through one ordered queue per connection, because
+acks are cumulative: an error for frame N sent before frames below N are
+stored would release them at the client before they are safe.
+"""
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from plexus.gateway import video
+from plexus.gateway.state import STATE
+from plexus.gateway.store import now_ms
+from plexus_core import limits
+from plexus_core.source_id import source_id_error
+from plexus_core.wire import check_wire_point
+
+log = logging.getLogger("plexus.gateway")
+
+AUTH_TIMEOUT_S = limits.AUTH_TIMEOUT_MS / 1000.0
+PING_INTERVAL_S = limits.HEARTBEAT_MS / 1000.0
+MAX_BATCH_ID = 128
+
+
+class DeviceConn:
+    """One authenticated device socket."""
+
+    def __init__(self, ws, source_id, auth, limits_):
+        self.ws = ws
+        self.source_id = source_id
+        self.acks = auth.get("acks") is True
+        self.protocol = auth.get("protocol")
+        self.platform = auth.get("platform")
+        self.agent_version = auth.get("agent_version")
+        self.commands = auth.get("commands") if isinstance(auth.get("commands"), list) else []
+        self.telemetry_bucket = limits_.telemetry_bucket()
+        self.control_bucket = limits_.control_bucket()
+        self.out = asyncio.Queue()   # (seq, store future or None, points or error frame)
+        self.rate_limited = 0
+        self.sender = None           # the task draining `out`
+
+    async def send(self, frame):
+        if not self.ws.closed:
+            await self.ws.send_str(json.dumps(frame))
+
+
+async def _refuse(ws, message):
+    await ws.send_str(json.dumps({"type": "error", "message": message}))
+    await ws.close(code=1008, message=b"auth failed")
+    return ws
+
+
+def _seq(f):
+    s = f.get("seq")
+    return s if type(s) is int and s > 0 else None
+
+
+async def device_socket(request):
+    st = request.app[STATE]
+    ws = web.WebSocketResponse(max_msg_size=limits.WS_READ_LIMIT, heartbeat=PING_INTERVAL_S)
+    await ws.prepare(request)
+    try:
+        msg = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return await _refuse(ws, "auth timeout: first message must be device_auth")
+    auth = None
+    if msg.type == WSMsgType.TEXT:
+        try:
+            auth = json.loads(msg.data)
+        except ValueError:
+            pass
+    if not isinstance(auth, dict) or auth.get("type") != "device_auth":
+        return await _refuse(ws, "first message must be device_auth")
+    key = await st.store.key(auth.get("api_key"))
+    if key is None:
+        return await _refuse(ws, "Invalid API key")
+    if not key.can("write"):
+        return await _refuse(ws, "API key lacks write scope")
+    source_id = auth.get("source_id")
+    err = source_id_error(source_id, allow_uuid=True)
+    if err:
+        return await _refuse(ws, "invalid source_id: " + err)
+    if not key.may_use(source_id):
+        return await _refuse(ws, "API key is limited to another source")
+
+    conn = DeviceConn(ws, source_id, auth, st.limits)
+    reply = {"type": "authenticated", "source_id": source_id, "server_time_ms": now_ms(), "protocol": 1,
+             "max_frame_bytes": limits.WS_READ_LIMIT}
+    if conn.acks:
+        reply["acks"] = True
+    await st.store.describe_source(source_id, conn.platform, conn.agent_version, conn.commands, None)
+    st.hub.attach(conn)
+    log.info("device %s connected (%s %s)", source_id, conn.platform, conn.agent_version)
+    sender = conn.sender = asyncio.ensure_future(_send_results(conn, st))
+    try:
+        await ws.send_str(json.dumps(reply))
+        for e in st.commands.check_manifest(conn):
+            await conn.send(e)
+        await st.commands.device_connected(conn)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await _text(conn, st, msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                _binary(conn, st, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        st.hub.detach(conn)
+        conn.out.put_nowait(None)
+        await sender
+        log.info("device %s disconnected (close code %s)", source_id, ws.close_code)
+    return ws
+
+
+async def _send_results(conn, st):
+    """Ack (or report an error for) each frame in arrival order, after it is stored."""
+    while True:
+        item = await conn.out.get()
+        if item is None:
+            return
+        seq, fut, payload = item
+        if fut is None:
+            frame = payload
+        else:
+            try:
+                stored = await fut
+            except Exception as e:  # storage failed: nothing is acknowledged
+                log.error("storing telemetry from %s failed: %s", conn.source_id, e)
+                await _quietly(conn.send({"type": "error", "code": "REDIS_UNAVAILABLE",
+                                          "detail": "the gateway could not store telemetry; try again later"}))
+                await _quietly(conn.ws.close(code=1013, message=b"try again later"))
+                return
+            if stored is not None:
+                st.hub.publish_points(conn.source_id, payload)
+            if not (conn.acks and seq is not None):
+                continue
+            frame = {"type": "telemetry_ack", "seq": seq}
+        await _quietly(conn.send(frame))
+
+
+async def _quietly(aw):
+    try:
+        await aw
+    except (ConnectionError, RuntimeError):
+        pass
+
+
+def _error(code, detail, seq=None):
+    f = {"type": "error", "code": code, "detail": detail}
+    if seq is not None:
+        f["seq"] = seq
+    return f
+
+
+async def _text(conn, st, text):
+    try:
+        f = json.loads(text)
+    except ValueError:
+        await conn.send(_error("INVALID_JSON", "frame is not valid JSON"))
+        return
+    if not isinstance(f, dict):
+        await conn.send(_error("INVALID_MESSAGE", "frame must be a JSON object"))
+        return
+    t = f.get("type")
+    if t == "telemetry" or t == "video_frame":
+        if not conn.telemetry_bucket.take():
+            conn.rate_limited += 1
+            conn.out.put_nowait((_seq(f), None, _error("RATE_LIMITED", "message rate exceeded", _seq(f))))
+            return
+        if t == "telemetry":
+            _telemetry(conn, st, f)
+        else:
+            frame = video.from_json(f, conn.source_id)
+            if isinstance(frame, str):
+                await conn.send(_error("INVALID_MESSAGE", frame))
+            else:
+                _relay(conn, st, frame)
+        return
+    if not conn.control_bucket.take():
+        await conn.send(_error("RATE_LIMITED", "control message rate exceeded"))
+        return
+    if t == "heartbeat":
+        st.store.touch_source(conn.source_id)
+        if "sync" in f:  # our clock-sync extension: echo with the gateway's time
+            await conn.send({"type": "time", "sync": f["sync"], "server_time_ms": now_ms()})
+    elif t == "pong":
+        pass
+    elif t == "device_error":
+        p = {"class": "event", "metric": "device.error", "value": f.get("error"), "timestamp": now_ms()}
+        if isinstance(f.get("source"), str):
+            p["tags"] = {"error_source": f["source"][:256]}
+        try:
+            p = check_wire_point(p, rescale_seconds=False)
+        except ValueError as e:
+            await conn.send(_error("INVALID_MESSAGE", "device_error: %s" % e))
+            return
+        conn.out.put_nowait((None, st.store.store_batch(conn.source_id, None, [p]), [p]))
+    elif t in ("command_result", "command_status", "command_sync"):
+        await st.commands.device_frame(conn, f)
+    else:
+        await conn.send(_error("INVALID_MESSAGE", "unknown message type: %r" % (t,)))
+
+
+def _telemetry(conn, st, f):
+    seq = _seq(f)
+    points = f.get("points")
+    batch_id = f.get("batch_id")
+    detail = None
+    if not isinstance(points, list):
+        detail = "points must be an array"
+    elif len(points) > limits.MAX_POINTS_PER_BATCH:
+        detail = "points: %d points; the limit is %d per frame" % (len(points), limits.MAX_POINTS_PER_BATCH)
+    elif batch_id is not None and (not isinstance(batch_id, str) or not 0 < len(batch_id) <= MAX_BATCH_ID):
+        detail = "batch_id must be a string of 1 to %d characters" % MAX_BATCH_ID
+    else:
+        now = now_ms()
+        clean = []
+        for i, p in enumerate(points):
+            try:
+                p = check_wire_point(p, rescale_seconds=False)  # WS never rescales seconds (§4.6)
+            except ValueError as e:
+                detail = "points[%d]: %s" % (i, e)
+                break
+            if p["timestamp"] is None:
+                p["timestamp"] = now
+            clean.append(p)
+    if detail is not None:
+        conn.out.put_nowait((seq, None, _error("INVALID_MESSAGE", detail, seq)))
+        return
+    conn.out.put_nowait((seq, st.store.store_batch(conn.source_id, batch_id, clean), clean))
+
+
+def _binary(conn, st, data):
+    if not conn.telemetry_bucket.take():
+        conn.rate_limited += 1
+        return
+    frame = video.parse_binary(data, conn.source_id)
+    if frame is not None:  # malformed binary frames are dropped silently, as the hosted gateway does
+        _relay(conn, st, frame)
+
+
+def _relay(conn, st, frame):
+    if st.hub.saw_camera(conn.source_id, frame["camera_id"]):
+        st.store.add_camera(conn.source_id, frame["camera_id"])
+    st.hub.publish_video(frame)
+
+
+async def goodbye(st):
+    """Before shutdown: let stored frames be acknowledged, then close 1001."""
+    conns = st.hub.all_devices()
+    for c in conns:
+        c.out.put_nowait(None)
+    senders = [c.sender for c in conns if c.sender is not None]
+    if senders:
+        await asyncio.wait(senders, timeout=5)
+    for c in conns:
+        await _quietly(c.ws.close(code=1001, message=b"going away"))

@@ -1,0 +1,43 @@
+"""Token buckets for per-connection message rates (PROTOCOL.md §4.12)."""
+
+import time
+
+
+class TokenBucket:
+    __slots__ = ("burst", "rate", "tokens", "stamp")
+
+    def __init__(self, burst, rate):
+        self.burst = float(burst)
+        self.rate = float(rate)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self, n=1):
+        """True if `n` messages may pass now; False means over the limit."""
+        if self.rate <= 0:
+            return True  # limits switched off
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
+
+class Limits:
+    """The gateway's rate settings; rate 0 switches a limit off."""
+
+    def __init__(self, telemetry_burst=2000, telemetry_rate=500, control_burst=60, control_rate=20):
+        self.telemetry = (telemetry_burst, telemetry_rate)
+        self.control = (control_burst, control_rate)
+
+    @classmethod
+    def off(cls):
+        return cls(0, 0, 0, 0)
+
+    def telemetry_bucket(self):
+        return TokenBucket(*self.telemetry)
+
+    def control_bucket(self):
+        return TokenBucket(*self.control)

@@ -1,0 +1,39 @@
+"""Run a gateway in the foreground until SIGINT or SIGTERM."""
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from plexus.gateway.app import make_app
+
+
+async def serve(host, port, db_path, rate_limits=None, ready=None):
+    app = make_app(db_path, rate_limits)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]
+    url = "http://%s:%d" % (host, bound)
+    print("listening on %s (database %s)" % (url, db_path), file=sys.stderr, flush=True)
+    if ready is not None:
+        ready(url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        print("shutting down: closing device connections (1001 going away)", file=sys.stderr, flush=True)
+        await runner.cleanup()
+
+
+def run(host, port, db_path, rate_limits=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    asyncio.run(serve(host, port, db_path, rate_limits))
+    return 0

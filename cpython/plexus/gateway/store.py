@@ -1,0 +1,326 @@
+"""The gateway's storage interface, on SQLite.
+
+Every method is a coroutine so the server never waits on disk on its event
+loop. Another backend (PostgreSQL) implements the same methods.
+"""
+
+import asyncio
+import json
+import time
+
+from plexus.gateway import db, keys
+
+MAX_ROWS = 10000  # Data API results are capped here and flagged `truncated`
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def _dumps(v):
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+# -- write jobs: run on the writer thread inside its transaction ---------------
+
+def _insert_batch(conn, source_id, batch_id, points, received_ms):
+    if batch_id is not None:
+        cur = conn.execute("INSERT OR IGNORE INTO batches VALUES (?,?,?)", (source_id, batch_id, received_ms))
+        if cur.rowcount == 0:
+            return None  # a resend of a stored batch: acknowledged, not stored twice
+    rows = []
+    for p in points:
+        v = p["value"]
+        num = v if p["class"] == "metric" else None
+        tags = p.get("tags")
+        rows.append((source_id, p["metric"], p["class"], p["timestamp"] or received_ms, num, _dumps(v),
+                     _dumps(tags) if tags else None, received_ms))
+    conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
+                     "VALUES (?,?,?,?,?,?,?,?)", rows)
+    _seen(conn, source_id, received_ms)
+    return len(rows)
+
+
+def _seen(conn, source_id, t):
+    conn.execute("INSERT INTO sources (source_id, last_seen_ms) VALUES (?,?) ON CONFLICT(source_id) "
+                 "DO UPDATE SET last_seen_ms=max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
+                 (source_id, t))
+
+
+def _describe_source(conn, source_id, t, platform, agent_version, commands, cameras):
+    _seen(conn, source_id, t)
+    conn.execute("UPDATE sources SET platform=?, agent_version=?, commands=?, "
+                 "cameras=coalesce(?, cameras) WHERE source_id=?",
+                 (platform, agent_version, _dumps(commands or []),
+                  _dumps(cameras) if cameras is not None else None, source_id))
+
+
+def _add_camera(conn, source_id, camera_id):
+    row = conn.execute("SELECT cameras FROM sources WHERE source_id=?", (source_id,)).fetchone()
+    cams = json.loads(row[0]) if row and row[0] else []
+    if camera_id not in cams:
+        cams.append(camera_id)
+        conn.execute("UPDATE sources SET cameras=? WHERE source_id=?", (_dumps(cams), source_id))
+
+
+# -- read jobs ----------------------------------------------------------------
+
+def _source_row(row):
+    return {"source_id": row[0], "last_seen_ms": row[1],
+            "commands": json.loads(row[2]) if row[2] else [],
+            "cameras": json.loads(row[3]) if row[3] else []}
+
+
+def _sources(conn):
+    rows = conn.execute("SELECT source_id, last_seen_ms, commands, cameras FROM sources ORDER BY source_id")
+    return [_source_row(r) for r in rows]
+
+
+def _source(conn, source_id):
+    r = conn.execute("SELECT source_id, last_seen_ms, commands, cameras FROM sources WHERE source_id=?",
+                     (source_id,)).fetchone()
+    return _source_row(r) if r else None
+
+
+def _metric_names(conn, source_id):
+    rows = conn.execute("SELECT DISTINCT metric FROM points WHERE source_id=? AND class='metric' ORDER BY metric",
+                        (source_id,))
+    return [r[0] for r in rows]
+
+
+def _latest(conn, source_id):
+    rows = conn.execute("SELECT metric, value, max(ts) FROM points WHERE source_id=? AND class='metric' "
+                        "GROUP BY metric", (source_id,))
+    return {r[0]: json.loads(r[1]) for r in rows}
+
+
+def _metric_filter(metrics):
+    if not metrics:
+        return "", []
+    return " AND metric IN (%s)" % ",".join("?" * len(metrics)), list(metrics)
+
+
+def _raw(conn, source_id, metrics, start, end):
+    where, args = _metric_filter(metrics)
+    rows = conn.execute("SELECT metric, ts, num FROM points WHERE source_id=? AND class='metric' AND ts>=? "
+                        "AND ts<=?" + where + " ORDER BY ts, id LIMIT ?",
+                        [source_id, start, end] + args + [MAX_ROWS]).fetchall()
+    series = {}
+    for m, ts, num in rows:
+        s = series.setdefault(m, {"timestamp_ms": [], "value": []})
+        s["timestamp_ms"].append(ts)
+        s["value"].append(num)
+    return series, len(rows) >= MAX_ROWS
+
+
+def _aggregated(conn, source_id, metrics, start, end, bucket_ms):
+    where, args = _metric_filter(metrics)
+    base = " FROM points WHERE source_id=? AND class='metric' AND ts>=? AND ts<=?" + where
+    total = conn.execute("SELECT count(*) FROM (SELECT 1" + base + " LIMIT ?)",
+                         [source_id, start, end] + args + [MAX_ROWS]).fetchone()[0]
+    rows = conn.execute("SELECT metric, (ts / ?) * ? AS b, min(num), max(num), avg(num), count(*)" + base +
+                        " GROUP BY metric, b ORDER BY b", [bucket_ms, bucket_ms, source_id, start, end] + args)
+    series = {}
+    for m, b, lo, hi, avg, n in rows:
+        s = series.setdefault(m, {"timestamp_ms": [], "min": [], "max": [], "avg": [], "count": []})
+        s["timestamp_ms"].append(b)
+        s["min"].append(lo)
+        s["max"].append(hi)
+        s["avg"].append(avg)
+        s["count"].append(n)
+    return series, total >= MAX_ROWS
+
+
+def _events(conn, source_id, start, end, name, limit, newest):
+    sql = "SELECT ts, metric, value, tags FROM points WHERE source_id=? AND class='event' AND ts>=? AND ts<=?"
+    args = [source_id, start, end]
+    if name:
+        sql += " AND metric=?"
+        args.append(name)
+    sql += (" ORDER BY ts DESC, id DESC" if newest else " ORDER BY ts, id") + " LIMIT ?"
+    rows = conn.execute(sql, args + [limit]).fetchall()
+    if newest:
+        rows.reverse()
+    return [{"timestamp_ms": r[0], "metric": r[1], "value": json.loads(r[2]),
+             "tags": json.loads(r[3]) if r[3] else {}} for r in rows]
+
+
+def _fleet_metric(conn, metric, start, end):
+    rows = conn.execute("SELECT source_id, max(ts), avg(num), min(num), max(num), count(*) FROM points "
+                        "WHERE class='metric' AND metric=? AND ts>=? AND ts<=? GROUP BY source_id",
+                        (metric, start, end))
+    return [{"source_id": r[0], "timestamp_ms": r[1], "avg": r[2], "min": r[3], "max": r[4], "count": r[5]}
+            for r in rows]
+
+
+# -- commands ---------------------------------------------------------------------
+
+RUN_FIELDS = ("run_id", "source_id", "command", "params", "created_ms", "deadline_ms", "idempotent",
+              "attempt", "state", "seq", "progress", "result", "error_code", "error_message", "message",
+              "statuses")
+_JSON_RUN_FIELDS = ("params", "result", "statuses")
+
+
+def _run_row(row):
+    run = dict(zip(RUN_FIELDS, row))
+    for f in _JSON_RUN_FIELDS:
+        if run[f] is not None:
+            run[f] = json.loads(run[f])
+    run["idempotent"] = bool(run["idempotent"])
+    return run
+
+
+def _get_run(conn, run_id):
+    r = conn.execute("SELECT %s FROM runs WHERE run_id=?" % ",".join(RUN_FIELDS), (run_id,)).fetchone()
+    return _run_row(r) if r else None
+
+
+def _put_run(conn, run):
+    vals = [(_dumps(run[f]) if f in _JSON_RUN_FIELDS and run[f] is not None else run[f]) for f in RUN_FIELDS]
+    vals[RUN_FIELDS.index("idempotent")] = int(run["idempotent"])
+    conn.execute("INSERT OR REPLACE INTO runs (%s) VALUES (%s)" % (",".join(RUN_FIELDS), ",".join("?" * len(vals))),
+                 vals)
+
+
+def _open_runs(conn, source_id):
+    rows = conn.execute("SELECT %s FROM runs WHERE source_id=? AND state NOT IN ('succeeded','failed','expired') "
+                        "ORDER BY created_ms" % ",".join(RUN_FIELDS), (source_id,))
+    return [_run_row(r) for r in rows]
+
+
+def _new_command(conn, cid, source_id, command, params, t):
+    conn.execute("INSERT INTO commands (id, source_id, command, params, created_ms) VALUES (?,?,?,?,?)",
+                 (cid, source_id, command, _dumps(params), t))
+
+
+def _command_event(conn, cid, source_id, frame):
+    row = conn.execute("SELECT events FROM commands WHERE id=? AND source_id=?", (cid, source_id)).fetchone()
+    if row is None:
+        return False
+    events = json.loads(row[0])
+    events.append(frame)
+    conn.execute("UPDATE commands SET events=? WHERE id=?", (_dumps(events), cid))
+    return True
+
+
+def _get_command(conn, source_id, cid):
+    r = conn.execute("SELECT id, command, params, created_ms, events FROM commands WHERE id=? AND source_id=?",
+                     (cid, source_id)).fetchone()
+    if r is None:
+        return None
+    return {"id": r[0], "command": r[1], "params": json.loads(r[2]), "created_ms": r[3],
+            "events": json.loads(r[4])}
+
+
+# -- test runs (the app API's run windows) ------------------------------------
+
+def _put_test_run(conn, run):
+    conn.execute("INSERT OR REPLACE INTO test_runs VALUES (?,?,?,?,?,?,?,?)",
+                 (run["id"], run["name"], run["source_id"], run["started_ms"], run.get("ended_ms"), run["status"],
+                  json.dumps(run), json.dumps(run.get("test_result"))))
+
+
+def _get_test_run(conn, run_id):
+    row = conn.execute("SELECT body FROM test_runs WHERE id=?", (run_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _metric_values(conn, source_id, metric, start, end):
+    sql = "SELECT num FROM points WHERE class='metric' AND metric=? AND ts>=? AND ts<=?"
+    args = [metric, start, end]
+    if source_id:
+        sql += " AND source_id=?"
+        args.append(source_id)
+    return [r[0] for r in conn.execute(sql, args)]
+
+
+
+class SqliteStore:
+    """Storage for one gateway: points, batch ids, sources, keys, commands."""
+
+    def __init__(self, path):
+        self.path = path
+        self._writer = db.GroupWriter(path)
+        self._readers = db.Readers(path)
+
+    def close(self):
+        self._writer.close()
+        self._readers.close()
+
+    def _write(self, fn, *args):
+        return asyncio.wrap_future(self._writer.submit(fn, *args))
+
+    def _read(self, fn, *args):
+        return asyncio.wrap_future(self._readers.submit(fn, *args))
+
+    # device side
+    def store_batch(self, source_id, batch_id, points):
+        """Stores the points durably; the stored count, or None if `batch_id`
+        was already stored for this source."""
+        return self._write(_insert_batch, source_id, batch_id, points, now_ms())
+
+    def describe_source(self, source_id, platform, agent_version, commands, cameras):
+        return self._write(_describe_source, source_id, now_ms(), platform, agent_version, commands, cameras)
+
+    def touch_source(self, source_id):
+        return self._write(_seen, source_id, now_ms())
+
+    def add_camera(self, source_id, camera_id):
+        return self._write(_add_camera, source_id, camera_id)
+
+    def key(self, presented):
+        return self._read(keys.find, presented)
+
+    # Data API
+    def sources(self):
+        return self._read(_sources)
+
+    def source(self, source_id):
+        return self._read(_source, source_id)
+
+    def metric_names(self, source_id):
+        return self._read(_metric_names, source_id)
+
+    def latest(self, source_id):
+        return self._read(_latest, source_id)
+
+    def raw(self, source_id, metrics, start, end):
+        return self._read(_raw, source_id, metrics, start, end)
+
+    def aggregated(self, source_id, metrics, start, end, bucket_ms):
+        return self._read(_aggregated, source_id, metrics, start, end, bucket_ms)
+
+    def events(self, source_id, start, end, name=None, limit=1000, newest=False):
+        return self._read(_events, source_id, start, end, name, limit, newest)
+
+    def fleet_metric(self, metric, start, end):
+        return self._read(_fleet_metric, metric, start, end)
+
+    # commands
+    def put_run(self, run):
+        return self._write(_put_run, run)
+
+    def get_run(self, run_id):
+        return self._read(_get_run, run_id)
+
+    def open_runs(self, source_id):
+        return self._read(_open_runs, source_id)
+
+    def new_command(self, cid, source_id, command, params):
+        return self._write(_new_command, cid, source_id, command, params, now_ms())
+
+    def command_event(self, cid, source_id, frame):
+        return self._write(_command_event, cid, source_id, frame)
+
+    def get_command(self, source_id, cid):
+        return self._read(_get_command, source_id, cid)
+
+    # test runs
+    def put_test_run(self, run):
+        return self._write(_put_test_run, run)
+
+    def get_test_run(self, run_id):
+        return self._read(_get_test_run, run_id)
+
+    def metric_values(self, source_id, metric, start, end):
+        return self._read(_metric_values, source_id, metric, start, end)

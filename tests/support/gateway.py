@@ -1,0 +1,132 @@
+"""A real local gateway process for tests: `Gateway(tmpdir)` and the
+`gateway` pytest fixture.
+
+The gateway runs as `python -m plexus.gateway` on 127.0.0.1; restarts reuse
+the same port and database, the way a device sees a real gateway restart.
+Stored points are read straight from its SQLite file.
+"""
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
+
+
+class Gateway:
+    def __init__(self, tmpdir, rate_limits=True):
+        self.dir = Path(tmpdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = str(self.dir / "gateway.db")
+        self.log_path = str(self.dir / "gateway.log")
+        self.rate_limits = rate_limits
+        self.port = None
+        self.proc = None
+        self.key = self.create_key(name="test")
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d" % self.port
+
+    def create_key(self, name=None, scopes="write,read,commands", source=None):
+        from plexus.gateway import db, keys
+        conn = db.connect(self.db_path)
+        try:
+            return keys.create(conn, name, scopes, source)
+        finally:
+            conn.close()
+
+    def start(self, timeout=60):
+        assert self.proc is None, "already running"
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        cmd = [sys.executable, "-m", "plexus.gateway", "--host", "127.0.0.1", "--port", str(self.port or 0),
+               "--db", self.db_path]
+        if not self.rate_limits:
+            cmd.append("--no-rate-limits")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                m = LISTENING.search(f.read())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc = None
+                raise RuntimeError("gateway did not start:\n" + self.log())
+            time.sleep(0.02)  # polling the log for the readiness line
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, timeout=30):
+        """SIGTERM: the gateway says goodbye (1001) to devices and exits."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("gateway ignored SIGTERM for %d s:\n%s" % (timeout, self.log()))
+        finally:
+            self.proc = None
+
+    def kill(self):
+        """SIGKILL: no goodbye, no cleanup, like a crash or power cut."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def _query(self, sql, args):
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def points(self, source_id):
+        """Stored points of one source, oldest first."""
+        rows = self._query("SELECT class, metric, value, ts, tags FROM points WHERE source_id=? ORDER BY ts, id",
+                           (source_id,))
+        out = []
+        for cls, metric, value, ts, tags in rows:
+            p = {"class": cls, "metric": metric, "value": json.loads(value), "timestamp": ts}
+            if tags:
+                p["tags"] = json.loads(tags)
+            out.append(p)
+        return out
+
+    def count(self, source_id):
+        return self._query("SELECT count(*) FROM points WHERE source_id=?", (source_id,))[0][0]
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    gw = Gateway(tmp_path / "gateway")
+    gw.start()
+    yield gw
+    gw.stop()
