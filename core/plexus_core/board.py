@@ -1,0 +1,292 @@
+"""`Plexus` for boards (MicroPython): the same calls as on CPython.
+
+    px = Plexus("plx_...", "pump-07", "http://192.168.1.10:8080")
+    px.send("temp", 21.5)       # validated, staged in RAM, sealed to flash
+    while True:
+        px.poll()               # bounded network work, then returns
+
+send() never touches the network. Readings go to the flash log (plexus_core.
+flashlog) in whole segments; poll() delivers segments oldest first over the
+device WebSocket (wslink) or POST /ingest (httplink) and deletes a segment
+only once the gateway has stored it. Nothing runs in the background: call
+poll() from the main loop, or run `asyncio.create_task(px.poll_task())`.
+"""
+
+import time
+
+from plexus_core import __version__
+from plexus_core.clock import Clock, Monotonic
+from plexus_core.errors import PlexusError, NotOnBoardError
+from plexus_core.flashlog import FlashLog
+from plexus_core.net import parse_url
+from plexus_core.points import EVENT, encode_point, make_point, normalize_timestamp
+from plexus_core.source_id import check_source_id
+
+CLOSE_WAIT_MS = 5000
+
+
+def _sleep_ms(ms):
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
+
+
+def ws_url_for(gateway_url):
+    """http(s)://host -> ws(s)://host/ws/device (PROTOCOL.md §4.1)."""
+    u = gateway_url.rstrip("/")
+    if u.startswith("https://"):
+        u = "wss://" + u[8:]
+    elif u.startswith("http://"):
+        u = "ws://" + u[7:]
+    return u
+
+
+def _ms(seconds, field):
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError("%s must be a positive number of seconds, got %r" % (field, seconds))
+    return int(seconds * 1000)
+
+
+def _read_ca(ca):
+    if ca is None or isinstance(ca, (bytes, bytearray)):
+        return ca
+    if isinstance(ca, str):
+        with open(ca, "rb") as f:
+            return f.read()
+    raise ValueError("ca must be the CA certificate (DER or PEM bytes) or the path of its file")
+
+
+class Plexus:
+    def __init__(self, api_key, source_id, gateway_url, ws_url=None, transport="ws",
+                 store="/plexus", timeout=10.0, segment_bytes=4096, max_segments=64,
+                 linger_ms=0, ca=None, tls_verify=True, **cpython_only):
+        if cpython_only:
+            k = sorted(cpython_only)[0]
+            if k in ("buffer_path", "persistent_buffer", "max_buffer_size"):
+                raise NotOnBoardError("%s= configures the CPython SQLite buffer; on a board "
+                                      "readings wait in the flash log: use store=, "
+                                      "max_segments= instead" % k)
+            raise TypeError("unexpected keyword argument %r" % k)
+        if not isinstance(api_key, str) or not api_key:
+            raise ValueError("api_key must be your Plexus API key (a string starting 'plx_')")
+        check_source_id(source_id)
+        if transport not in ("ws", "http"):
+            raise ValueError("transport must be 'ws' or 'http', got %r" % (transport,))
+        if isinstance(linger_ms, bool) or not isinstance(linger_ms, int) or linger_ms < 0:
+            raise ValueError("linger_ms must be an int >= 0 (ms readings may wait in RAM)")
+        self.gateway_url = gateway_url.rstrip("/") if isinstance(gateway_url, str) else gateway_url
+        parse_url(self.gateway_url, "gateway_url")
+        if ws_url is None:
+            ws_url = ws_url_for(self.gateway_url)
+        ws_url = ws_url.rstrip("/") if isinstance(ws_url, str) else ws_url
+        parse_url(ws_url, "ws_url")
+        if not ws_url.endswith("/ws/device"):
+            ws_url += "/ws/device"
+        self.ws_url = ws_url
+        url = ws_url if transport == "ws" else self.gateway_url
+        ca = _read_ca(ca)
+        if url[:6] in ("https:", "wss://") and ca is None and tls_verify:
+            raise ValueError("%s uses TLS: pass ca= (the CA certificate that signed the "
+                             "gateway's, as DER/PEM bytes or a file path) so the board can "
+                             "verify it, or tls_verify=False to skip verification" % url)
+        self.api_key = api_key
+        self.source_id = source_id
+        self.transport = transport
+        self.timeout_ms = _ms(timeout, "timeout")
+        self.linger_ms = linger_ms
+        self.ca = ca
+        self.tls_verify = tls_verify
+        self.dropped_points = 0         # stored by the gateway then discarded for a limit
+        self.rejected_points = 0        # refused by the gateway as invalid
+        self.rate_limited_frames = 0
+        self.last_error = None          # the latest network problem, as text
+        self._raise = None              # an error poll() reports once
+        self._closed = False
+        self._clock = Clock()
+        self._mono = Monotonic()
+        self._log = FlashLog(store, segment_bytes, max_segments)
+        self._staged_at = 0
+        if transport == "ws":
+            from plexus_core.wslink import WsLink
+            self._link = WsLink(self)
+        else:
+            from plexus_core.httplink import HttpLink
+            self._link = HttpLink(self)
+
+    def __repr__(self):
+        return "Plexus(source_id=%r, gateway=%r)" % (self.source_id, self.gateway_url)
+
+    # -- sending (never touches the network) ------------------------------------
+
+    def send(self, metric, value, timestamp=None, tags=None, data_class=None):
+        """Queue one reading; True once it is accepted (staged, then on flash).
+
+        value: number (metric), or str/bool/dict/list (event). timestamp: epoch
+        s or ms, or None for now on the gateway-corrected clock. Bad input
+        raises ValueError before anything is queued."""
+        p = make_point(metric, value, timestamp, tags, data_class, self._clock.now_ms)
+        self._add(encode_point(p))
+        return True
+
+    def event(self, name, data, timestamp=None, tags=None):
+        """Queue a named event (text, number, bool, dict or list)."""
+        return self.send(name, data, timestamp, tags, EVENT)
+
+    def send_batch(self, points, timestamp=None, tags=None):
+        """Queue [(metric, value)] or [(metric, value, timestamp)] readings; all
+        are checked first, so one bad reading raises and none is queued."""
+        now = self._clock.now_ms
+        shared = normalize_timestamp(timestamp, now)
+        enc = []
+        for i, item in enumerate(points):
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise ValueError("send_batch item %d must be (metric, value) or "
+                                 "(metric, value, timestamp), got %r" % (i, item))
+            ts = item[2] if len(item) == 3 and item[2] is not None else shared
+            enc.append(encode_point(make_point(item[0], item[1], ts, tags, None, now)))
+        for e in enc:
+            self._add(e)
+        return True
+
+    def _add(self, encoded):
+        if self._closed:
+            raise PlexusError("this Plexus client is closed; create a new one")
+        if not self._log.staged:
+            self._staged_at = self._mono.ms()
+        self._log.add(encoded)
+
+    def persist(self):
+        """Write the readings staged in RAM to flash now (poll() also does)."""
+        self._log.seal()
+        return True
+
+    # -- delivery ---------------------------------------------------------------
+
+    def poll(self):
+        """Do a bounded amount of network work and return.
+
+        Raises AuthenticationError when the gateway refused the key and
+        PlexusError/RateLimitedError when it refused or dropped readings
+        (once each); network outages are not errors: readings wait on flash
+        and `last_error` says why."""
+        self._poll(0)
+
+    def _poll(self, wait_ms):
+        now = self._mono.ms()
+        if self._log.staged and now - self._staged_at >= self.linger_ms:
+            self._log.seal()
+        self._link.poll(now, wait_ms)
+        e = self._raise
+        if e is not None:
+            self._raise = None
+            raise e
+
+    def report(self, exc):
+        """Links hand errors here; poll() raises the first one."""
+        if self._raise is None:
+            self._raise = exc
+
+    async def poll_task(self, period_ms=100):
+        """For asyncio programs: asyncio.create_task(px.poll_task())."""
+        import asyncio
+        while not self._closed:
+            try:
+                self.poll()
+            except PlexusError as e:
+                self.last_error = str(e)
+            if hasattr(asyncio, "sleep_ms"):
+                await asyncio.sleep_ms(period_ms)
+            else:
+                await asyncio.sleep(period_ms / 1000)
+
+    def flush(self, timeout=None):
+        """Deliver everything now; True when the gateway stored all of it,
+        False if it could not within `timeout` s (default: the client timeout)."""
+        limit = self.timeout_ms if timeout is None else _ms(timeout, "timeout")
+        self._log.seal()
+        start = self._mono.ms()
+        while self._log.points():
+            if self._mono.ms() - start >= limit:
+                return False
+            self._poll(20)
+            if not self._link.connected():  # waiting out a reconnect delay
+                _sleep_ms(20)
+        return True
+
+    flush_buffer = flush  # the CPython name
+
+    def buffer_size(self):
+        """Readings accepted and not yet stored by the gateway."""
+        return self._log.points()
+
+    @property
+    def evicted_points(self):
+        """Oldest readings dropped because the flash log was full."""
+        return self._log.evicted
+
+    @property
+    def discarded_segments(self):
+        """Torn or corrupt segments found on flash (power cut mid-write)."""
+        return self._log.discarded
+
+    @property
+    def connected(self):
+        return self._link.connected()
+
+    @property
+    def clock_offset_ms(self):
+        return self._clock.offset_ms
+
+    def close(self):
+        """Seal, try to deliver for a few seconds, and stop; what is left stays
+        on flash for the next start."""
+        if self._closed:
+            return
+        try:
+            self.flush(min(self.timeout_ms, CLOSE_WAIT_MS) / 1000)
+        except PlexusError as e:
+            self.last_error = str(e)
+        self._closed = True
+        self._log.seal()
+        self._link.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- runs and what a board cannot do --------------------------------------------
+
+    def run(self, name, tags=None, **kwargs):
+        """`with px.run("hotfire-03"):` marks a test run in the stream: a `run`
+        event when it starts and one when it ends (completed, or aborted on an
+        exception), on the same clock as the readings."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("run name must be a non-empty string, e.g. 'hotfire-03'")
+        return _Run(self, name, tags)
+
+    def send_video_frame(self, *a, **kw):
+        raise NotOnBoardError("send_video_frame() needs the CPython package with video "
+                              "(pip install 'plexus[video]') on a Linux computer")
+
+    def stream_camera(self, *a, **kw):
+        raise NotOnBoardError("stream_camera() needs the CPython package with video "
+                              "(pip install 'plexus[video]') and FFmpeg on a Linux computer")
+
+
+class _Run:
+    def __init__(self, px, name, tags):
+        self.px = px
+        self.name = name
+        self.tags = tags
+
+    def __enter__(self):
+        self.px.event("run", {"name": self.name, "status": "started"}, tags=self.tags)
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        self.px.event("run", {"name": self.name,
+                              "status": "aborted" if typ else "completed"}, tags=self.tags)
+        return False

@@ -1,0 +1,131 @@
+"""Delivery of flash segments with POST /ingest (PROTOCOL.md §2).
+
+One segment is one request carrying the segment's batch id, on a kept-alive
+connection. The answer is read through plexus_core.ingest (the same decision
+table as CPython): stored -> delete; transient -> keep and back off; key
+refused -> keep and report; the batch itself refused -> drop and report.
+"""
+
+from plexus_core import __version__, batch, ingest
+from plexus_core.backoff import Backoff
+from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
+from plexus_core.http11 import Response, request_head
+from plexus_core.net import Closed, Conn, host_header, parse_url, rand01, tls_context
+
+POST_PER_POLL = 4
+
+
+class HttpLink:
+    def __init__(self, px):
+        self.px = px
+        scheme, host, port, path = parse_url(px.gateway_url, "gateway_url")
+        self.scheme, self.host, self.port = scheme, host, port
+        self.path = path.rstrip("/") + "/ingest"
+        self.headers = {"Content-Type": "application/json", "x-api-key": px.api_key,
+                        "User-Agent": "plexus-micropython/" + __version__}
+        self.backoff = Backoff(rand01)
+        self.conn = None
+        self.retry_at = 0
+        self._rx = bytearray(512)
+        self._rxmv = memoryview(self._rx)
+
+    def connected(self):
+        return self.conn is not None
+
+    def poll(self, now, wait_ms):
+        log = self.px._log
+        posted = 0
+        while log.seqs and posted < POST_PER_POLL and now - self.retry_at >= 0:
+            seq = log.seqs[0]
+            r = log.read(seq)
+            if r is None:
+                continue  # failed its CRC: removed and counted by the log
+            bid, payload, npts = r
+            head = batch.ingest_body(self.px.source_id, [""], bid)[:-2].encode()
+            try:
+                status, body = self._post(head, payload)
+            except (OSError, ValueError) as e:
+                self.close()
+                self.px.last_error = "POST %s://%s:%d%s failed: %r" % (
+                    self.scheme, self.host, self.port, self.path, e)
+                self.retry_at = now + self.backoff.next_ms()
+                return
+            self._answer(status, body, seq, npts, now)
+            posted += 1
+            now = self.px._mono.ms()
+
+    def _post(self, head, payload):
+        px = self.px
+        n = len(head) + len(payload) + 2
+        req = request_head("POST", host_header(self.scheme, self.host, self.port),
+                           self.path, self.headers, n) + head
+        for attempt in (0, 1):
+            fresh = self.conn is None
+            if fresh:
+                tls = tls_context(px.ca if px.tls_verify else None) if self.scheme == "https" else None
+                self.conn = Conn(self.host, self.port, px.timeout_ms, tls)
+            try:
+                return self._exchange(req, payload)
+            except (OSError, ValueError):
+                self.close()
+                # A kept-alive connection the gateway had closed: one retry on a
+                # new one (a repeat is harmless: the batch id makes it idempotent).
+                if fresh or attempt:
+                    raise
+
+    def _exchange(self, req, payload):
+        px = self.px
+        c = self.conn
+        c.write(req, px.timeout_ms)
+        c.write(payload, px.timeout_ms)
+        c.write(b"]}", px.timeout_ms)
+        resp = Response()
+        start = px._mono.ms()
+        while not resp.done:
+            left = px.timeout_ms - (px._mono.ms() - start)
+            if left <= 0:
+                raise OSError(110)
+            try:
+                k = c.readinto(self._rx, left)
+            except Closed:
+                resp.eof()  # raises unless the body runs to the end of the connection
+                break
+            if k is not None:
+                resp.feed(self._rxmv[:k])
+        if not resp.keep_alive:
+            self.close()
+        return resp.status, resp.body
+
+    def _answer(self, status, body, seq, npts, now):
+        px = self.px
+        log = px._log
+        kind = ingest.classify(status)
+        if kind == ingest.OK:
+            log.delete(seq)
+            self.backoff.reset()
+            px.last_error = None
+            d = ingest.dropped_count(body)
+            if d:
+                px.dropped_points += d
+                px.report(RateLimitedError("the gateway stored and then dropped %d readings "
+                                           "for a rate or plan limit" % d))
+            return
+        why = "HTTP %d: %s" % (status, ingest.error_text(body))
+        if kind == ingest.REJECTED:
+            log.delete(seq)
+            px.rejected_points += npts
+            px.report(PlexusError("the gateway refused %d readings (%s); they were dropped"
+                                  % (npts, why)))
+            return
+        px.last_error = why
+        self.retry_at = now + self.backoff.next_ms()
+        if kind == ingest.AUTH:
+            px.report(AuthenticationError("the gateway refused the API key for %s (%s); "
+                                          "readings stay on flash" % (px.source_id, why)))
+        elif kind == ingest.OTHER:
+            px.report(PlexusError("the gateway answered %s; readings stay on flash" % why))
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -1,0 +1,275 @@
+"""Delivery of flash segments over the device WebSocket (PROTOCOL.md §4).
+
+One segment is one telemetry frame carrying the segment's batch id; the
+session (plexus_core.session) decides seq numbers, the ack window, heartbeats
+and clock sync. A segment is deleted from flash only when its frame is
+acknowledged; frames in flight when a connection ends are sent again on the
+next one (same batch id, so the gateway stores them once).
+"""
+
+import os
+
+from plexus_core import __version__, session as S, wsframe
+from plexus_core.backoff import Backoff, goodbye_delay_ms
+from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
+from plexus_core.http11 import Response
+from plexus_core.net import Conn, host_header, parse_url, rand01, tls_context
+
+SEND_PER_POLL = 4       # frames written per poll() at most
+FRAMES_PER_POLL = 16    # server frames handled per poll() at most
+MAX_MESSAGE = 16384     # acks and auth replies are small; commands are not handled here
+LIMIT_HOLD_MS = 1000    # pause after a rate/plan limit refused a frame
+
+
+class WsLink:
+    def __init__(self, px):
+        self.px = px
+        self.url = parse_url(px.ws_url, "ws_url")
+        self.session = S.DeviceSession(px.api_key, px.source_id, __version__,
+                                       platform="micropython", clock=px._clock)
+        self.backoff = Backoff(rand01)
+        self.conn = None
+        self.reader = None
+        self.retry_at = 0     # monotonic ms before which no reconnect is tried
+        self.hold_until = 0   # monotonic ms before which no frame is sent
+        self.flight = []      # [batch_id, seq] written and not yet acknowledged
+        self._tx = bytearray(px._log.segment_bytes + 256)
+        self._rx = bytearray(1024)
+        self._rxmv = memoryview(self._rx)
+
+    def connected(self):
+        return self.conn is not None and self.session.state == S.READY
+
+    # -- the poll step ---------------------------------------------------------------
+
+    def poll(self, now, wait_ms):
+        if self.conn is None:
+            if not self.px._log.seqs or now - self.retry_at < 0:
+                return  # connect only while readings wait
+            if not self._connect(now):
+                return
+        self._receive(0)
+        if self.conn is None:
+            return
+        s = self.session
+        now = self.px._mono.ms()
+        if s.auth_overdue(now) or s.ack_overdue(now):
+            self._drop("the gateway did not answer in time", now)
+            return
+        if s.state == S.READY:
+            hb = s.heartbeat(now)
+            try:
+                if hb:
+                    self._send(wsframe.TEXT, (hb.encode(),))
+                if now - self.hold_until >= 0:
+                    self._send_segments(now)
+            except OSError as e:
+                self._drop("sending failed: %r" % (e,), now)
+                return
+        if wait_ms:
+            self._receive(wait_ms)
+
+    def _connect(self, now):
+        px = self.px
+        scheme, host, port, path = self.url
+        conn = None
+        try:
+            tls = tls_context(px.ca if px.tls_verify else None) if scheme == "wss" else None
+            conn = Conn(host, port, px.timeout_ms, tls)
+            key = wsframe.new_key(os.urandom(16))
+            conn.write(wsframe.handshake_request(host_header(scheme, host, port), path, key),
+                       px.timeout_ms)
+            resp = Response(head_only=True)
+            start = px._mono.ms()
+            while not resp.done:
+                left = px.timeout_ms - (px._mono.ms() - start)
+                n = conn.readinto(self._rx, left) if left > 0 else None
+                if n is None:
+                    raise OSError(110)
+                resp.feed(self._rxmv[:n])
+            wsframe.check_handshake(resp.status, resp.headers, key)
+        except (OSError, ValueError) as e:
+            if conn is not None:
+                conn.close()
+            self._drop("cannot open %s://%s:%d%s: %r" % (scheme, host, port, path, e), now)
+            return False
+        self.conn = conn
+        self.reader = wsframe.Reader(MAX_MESSAGE)
+        if resp.rest:
+            self.reader.feed(resp.rest)
+        try:
+            self._send(wsframe.TEXT, (self.session.start(now).encode(),))  # device_auth
+        except OSError as e:
+            self._drop("sending device_auth failed: %r" % (e,), now)
+            return False
+        return True
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _send(self, op, parts):
+        """One masked frame from the concatenated parts, written in one call."""
+        n = 0
+        for p in parts:
+            n += len(p)
+        buf = self._tx if n + 14 <= len(self._tx) else bytearray(n + 14)
+        key = os.urandom(4)
+        i = start = wsframe.header(op, n, key, buf)
+        for p in parts:
+            buf[i:i + len(p)] = p
+            i += len(p)
+        wsframe.mask(buf, start, i, key)
+        self.conn.write(memoryview(buf)[:i], self.px.timeout_ms)
+
+    def _next_seq(self):
+        seqs = self.px._log.seqs
+        if not self.flight:
+            return seqs[0] if seqs else None
+        last = self.flight[-1][1]
+        for q in seqs:
+            if q > last:
+                return q
+        return None
+
+    def _send_segments(self, now):
+        log = self.px._log
+        s = self.session
+        sent = 0
+        while sent < SEND_PER_POLL:
+            seq = self._next_seq()
+            if seq is None or not s.can_send(log.npts[log.seqs.index(seq)]):
+                return
+            r = log.read(seq)
+            if r is None:
+                continue  # failed its CRC: removed and counted by the log
+            bid, payload, npts = r
+            # The session builds the frame around an empty point list; the
+            # segment's payload goes between "[" and "]}" without a copy.
+            head = s.telemetry([""], bid, now, npts)
+            try:
+                self._send(wsframe.TEXT, (head[:-2].encode(), payload, b"]}"))
+            except OSError:
+                s.unsend(bid)
+                raise
+            if s.acks:
+                self.flight.append([bid, seq])
+            else:
+                log.delete(seq)  # a gateway without acks: written is all we get
+            sent += 1
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _receive(self, wait_ms):
+        handled = 0
+        while handled < FRAMES_PER_POLL and self.conn is not None:
+            try:
+                f = self.reader.next()
+                if f is None:
+                    n = self.conn.readinto(self._rx, wait_ms)
+                    if n is None:
+                        return
+                    self.reader.feed(self._rxmv[:n])
+                    wait_ms = 0
+                    continue
+            except wsframe.ProtocolError as e:
+                self._close_with(e.code)
+                self._drop("WebSocket protocol error: %s" % e, self.px._mono.ms())
+                return
+            except OSError as e:
+                self._drop("connection lost: %r" % (e,), self.px._mono.ms())
+                return
+            handled += 1
+            self._frame(f[0], f[1])
+
+    def _frame(self, op, payload):
+        now = self.px._mono.ms()
+        if op == wsframe.TEXT:
+            self._events(self.session.receive(payload, now), now)
+        elif op == wsframe.PING:
+            try:
+                self._send(wsframe.PONG, (payload,))
+            except OSError as e:
+                self._drop("sending pong failed: %r" % (e,), now)
+        elif op == wsframe.CLOSE:
+            code, reason = wsframe.parse_close(payload)
+            self._close_with(code if code != 1005 else wsframe.NORMAL)
+            if code == wsframe.GOING_AWAY:  # goodbye: the gateway is redeploying
+                self._drop("the gateway said goodbye (1001)", now, goodbye_delay_ms(rand01()))
+            else:
+                self._drop("the gateway closed the connection (%d %s)" % (code, reason), now)
+
+    def _events(self, events, now):
+        px = self.px
+        for ev in events:
+            k = ev[0]
+            if k == S.ACKED:
+                for bid in ev[1]:
+                    seq = self._take(bid)
+                    if seq is not None:
+                        px._log.delete(seq)
+            elif k == S.AUTHENTICATED:
+                self.backoff.reset()
+                self.flight = []
+                px.last_error = None
+            elif k == S.REJECTED:
+                self._rejected(ev[1], ev[2], ev[3], now)
+            elif k == S.ERROR:
+                if ev[1] in S.LIMIT_CODES:
+                    px.rate_limited_frames += 1
+                    px.report(RateLimitedError("the gateway dropped a frame: %s" % ev[1]))
+                else:
+                    px.last_error = "gateway error %s: %s" % (ev[1], ev[2])
+            elif k == S.AUTH_FAILED:
+                px.report(AuthenticationError("the gateway refused the API key for %s: %s; "
+                                              "readings stay on flash" % (px.source_id, ev[1])))
+                self._drop("authentication failed: %s" % ev[1], now)
+                return
+
+    def _rejected(self, bid, code, detail, now):
+        px = self.px
+        seq = self._take(bid)
+        if code in S.LIMIT_CODES:  # not stored because of a limit: send it again later
+            px.rate_limited_frames += 1
+            self.hold_until = now + LIMIT_HOLD_MS
+            px.report(RateLimitedError("the gateway refused a frame (%s); it is kept and "
+                                       "sent again" % code))
+            return
+        if seq is None:
+            return
+        log = px._log
+        n = log.npts[log.seqs.index(seq)] if seq in log.seqs else 0
+        log.delete(seq)
+        px.rejected_points += n
+        px.report(PlexusError("the gateway refused %d readings (%s: %s); they were dropped"
+                              % (n, code, detail)))
+
+    def _take(self, bid):
+        for i in range(len(self.flight)):
+            if self.flight[i][0] == bid:
+                return self.flight.pop(i)[1]
+        return None
+
+    # -- ending a connection -----------------------------------------------------------
+
+    def _close_with(self, code):
+        try:
+            self._send(wsframe.CLOSE, (wsframe.close_payload(code),))
+        except (OSError, AttributeError):
+            pass
+
+    def _drop(self, why, now, delay=None):
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        self.reader = None
+        self.session.lost()
+        self.flight = []
+        self.px.last_error = why
+        self.retry_at = now + (self.backoff.next_ms() if delay is None else delay)
+
+    def close(self):
+        if self.conn is not None:
+            self._close_with(wsframe.NORMAL)
+            self.conn.close()
+            self.conn = None
+        self.session.lost()
+        self.flight = []
