@@ -12,7 +12,8 @@ from plexus.gateway.app import make_app
 
 async def serve(host, port, db_path, rate_limits=None, ready=None):
     app = make_app(db_path, rate_limits)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
+    # auto_decompress off: /ingest unpacks gzip itself, with the 5 MiB limit on the result
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, auto_decompress=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
