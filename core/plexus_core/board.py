@@ -59,8 +59,8 @@ def _read_ca(ca):
 
 class Plexus:
     def __init__(self, api_key, source_id, gateway_url, ws_url=None, transport="ws",
-                 store="/plexus", timeout=10.0, segment_bytes=4096, max_segments=64,
-                 linger_ms=0, ca=None, tls_verify=True, **cpython_only):
+                 store="/plexus", timeout=10.0, segment_bytes=4096, max_segments=256,
+                 linger_ms=1000, ca=None, tls_verify=True, **cpython_only):
         if cpython_only:
             k = sorted(cpython_only)[0]
             if k in ("buffer_path", "persistent_buffer", "max_buffer_size"):

@@ -51,7 +51,7 @@ def boot_prefix():
 
 
 class FlashLog:
-    def __init__(self, path, segment_bytes=4096, max_segments=64, prefix=None):
+    def __init__(self, path, segment_bytes=4096, max_segments=256, prefix=None):
         if not isinstance(segment_bytes, int) or not 256 <= segment_bytes <= 65535:
             raise ValueError("segment_bytes must be an int from 256 to 65535 (one flash "
                              "block, 4096 on ESP32 and Pico), got %r" % (segment_bytes,))

@@ -1,0 +1,136 @@
+"""The board client inside the real MicroPython, against a real gateway
+process, over the device WebSocket and over HTTP: acks, clock sync, gateway
+restarts and kills, an offline start and a refused key. Nothing lost,
+nothing duplicated."""
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+
+import pytest
+
+from support import mpy
+
+pytest.importorskip("support.gateway")
+
+MP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp")
+DEVICE = os.path.join(MP, "device.py")
+T0 = 1760000000000
+
+
+class Device:
+    """The MicroPython device program, its output read line by line."""
+
+    def __init__(self, tmp_path, scenario, url, key, source, transport, n, store=None):
+        store = store or str(tmp_path / ("store-" + source))
+        self.proc = subprocess.Popen(
+            [mpy.micropython(), "-X", "heapsize=2M", DEVICE, mpy.CORE, scenario, url, key,
+             source, transport, store, str(n)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self._q = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._q.put(line.rstrip("\n"))
+        self._q.put(None)
+
+    def expect(self, text, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self._q.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if text in line:
+                return line
+        raise AssertionError("no %r from the device; output:\n%s" % (text, "\n".join(self.lines)))
+
+    def result(self, timeout=180):
+        line = self.expect("RESULT ", timeout)
+        self.proc.wait(30)
+        assert self.proc.returncode == 0, "\n".join(self.lines)
+        return json.loads(line.split("RESULT ", 1)[1])
+
+
+def run(tmp_path, scenario, gw_url, key, source, transport, n, store=None):
+    return Device(tmp_path, scenario, gw_url, key, source, transport, n, store).result()
+
+
+def seq_values(gw, source):
+    return sorted(p["value"] for p in gw.points(source) if p["metric"] == "seq")
+
+
+@pytest.mark.parametrize("transport", ["ws", "http"])
+def test_readings_events_and_batches_arrive_once(gateway, tmp_path, transport):
+    src = "mpy-basic-" + transport
+    r = run(tmp_path, "basic", gateway.url, gateway.key, src, transport, 700)
+    assert r["flushed"] and r["buffer"] == 0 and r["rejected"] == 0
+    pts = gateway.points(src)
+    seq = [p for p in pts if p["metric"] == "seq"]
+    assert sorted(p["value"] for p in seq) == list(range(700))  # nothing lost, no duplicates
+    assert all(p["timestamp"] == T0 + p["value"] and p["class"] == "metric" for p in seq)
+    events = [p for p in pts if p["metric"] == "state"]
+    assert sorted(e["value"]["step"] for e in events) == list(range(10))
+    assert all(e["class"] == "event" and e["tags"] == {"line": "b"} for e in events)
+    batch = [p for p in pts if p["metric"] == "batch"]
+    assert sorted(p["value"] for p in batch) == list(range(20))
+    assert all(p["timestamp"] == T0 + 1400 for p in batch)
+
+
+def test_clock_offset_from_the_gateway_corrects_a_slow_board_clock(gateway, tmp_path):
+    r = run(tmp_path, "clock", gateway.url, gateway.key, "mpy-clock", "ws", 0)
+    assert r["flushed"]
+    assert abs(r["offset"] - 3600000) < 5000, r  # learned from server_time_ms
+    now = time.time() * 1000
+    synced = [p for p in gateway.points("mpy-clock") if p["metric"] == "synced"]
+    assert len(synced) == 5
+    for p in synced:
+        assert abs(p["timestamp"] - now) < 60000, (p, now)  # gateway time, not the board's
+
+
+@pytest.mark.parametrize("how", ["restart", "kill"])
+@pytest.mark.parametrize("transport", ["ws", "http"])
+def test_gateway_restart_or_kill_mid_stream_loses_and_duplicates_nothing(gateway, tmp_path, transport, how):
+    src = "mpy-steady-%s-%s" % (transport, how)
+    n = 1500
+    dev = Device(tmp_path, "steady", gateway.url, gateway.key, src, transport, n)
+    dev.expect("RUNNING", 120)
+    end = time.monotonic() + 60
+    while gateway.count(src) == 0 and time.monotonic() < end:
+        time.sleep(0.05)  # polling the database for the first delivery
+    assert gateway.count(src) > 0
+    if how == "restart":
+        gateway.restart()  # SIGTERM: goodbye, then the same port again
+    else:
+        gateway.kill()  # SIGKILL: frames in flight are never acknowledged
+        gateway.start()
+    r = dev.result()
+    assert r["flushed"] and r["buffer"] == 0 and r["evicted"] == 0, r
+    assert seq_values(gateway, src) == list(range(n))
+
+
+def test_readings_stored_offline_are_delivered_after_a_power_cut(gateway, tmp_path):
+    store = str(tmp_path / "flash")
+    r = run(tmp_path, "offline", "http://127.0.0.1:9", gateway.key, "mpy-offline", "ws", 400, store)
+    assert r["buffer"] == 400 and r["error"]
+    r = run(tmp_path, "resume", gateway.url, gateway.key, "mpy-offline", "ws", 0, store)
+    assert r["before"] == 400 and r["flushed"] and r["buffer"] == 0
+    assert seq_values(gateway, "mpy-offline") == list(range(400))
+    assert os.listdir(os.path.join(store)) == []  # acknowledged segments are gone from flash
+
+
+@pytest.mark.parametrize("transport", ["ws", "http"])
+def test_a_refused_key_raises_and_keeps_the_readings(gateway, tmp_path, transport):
+    bad = "plx_" + "0" * 48
+    r = run(tmp_path, "badkey", gateway.url, bad, "mpy-badkey-" + transport, transport, 30)
+    assert r["error"] and r["keyless"], r
+    assert r["buffer"] == 30
+    assert gateway.count("mpy-badkey-" + transport) == 0
