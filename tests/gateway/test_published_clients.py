@@ -1,0 +1,146 @@
+"""The published plexus-python 0.5.2 and 0.16.0 clients, installed from the
+package index into their own virtualenvs, against our gateway: telemetry over
+WebSocket and HTTP, and commands in both protocols."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from support.peers import peer_python
+from util import http, wait_for
+
+T0 = 1760000000000
+
+SEND = r"""
+import json, sys
+from plexus import Plexus, __version__
+key, sid, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+kw = {}
+if mode == "http":
+    if __version__.startswith("0.5."):
+        kw["transport"] = "http"
+    else:
+        kw["ws_url"] = "ws://127.0.0.1:9"      # no socket: 0.16 falls back to HTTP
+px = Plexus(api_key=key, source_id=sid, **kw)
+for i in range(n):
+    px.send("seq", i, timestamp=%d + i)
+px.event("boot", {"fw": "1.2"}, timestamp=%d + n)
+px.flush_buffer()
+left = px.buffer_size()
+px.close()
+print(json.dumps({"version": __version__, "buffered": left}))
+""" % (T0, T0)
+
+
+def run_peer(version, script, args, home, gw, timeout=180):
+    env = dict(os.environ, HOME=str(home), PLEXUS_QUIET="1", PLEXUS_GATEWAY_URL=gw.url,
+               PLEXUS_GATEWAY_WS_URL=gw.ws_url)
+    env.pop("PYTHONPATH", None)
+    return subprocess.Popen([peer_python(version), "-c", script] + [str(a) for a in args], cwd=str(home),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("version", ["0.5.2", "0.16.0"])
+@pytest.mark.parametrize("mode", ["ws", "http"])
+def test_published_client_telemetry_is_stored_exactly(gateway, tmp_path, version, mode):
+    sid = "peer-%s-%s" % (version.replace(".", ""), mode)
+    p = run_peer(version, SEND, [gateway.key, sid, mode, 300], tmp_path, gateway)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == {"version": version, "buffered": 0}
+    wait_for(lambda: gateway.count(sid) == 301, what="all readings stored")
+    got = gateway.points(sid)
+    assert [q["value"] for q in got[:300]] == list(range(300))
+    assert [q["timestamp"] for q in got[:300]] == [T0 + i for i in range(300)]
+    assert got[300] == {"class": "event", "metric": "boot", "value": {"fw": "1.2"}, "timestamp": T0 + 300}
+
+
+SERVE_016 = r"""
+import os, sys, time
+from plexus import Plexus
+key, sid, done = sys.argv[1], sys.argv[2], sys.argv[3]
+px = Plexus(api_key=key, source_id=sid)
+
+@px.command("set_speed", params={"rpm": {"type": "integer", "minimum": 0, "maximum": 5000}})
+def set_speed(run, rpm):
+    return {"rpm": rpm}
+
+px.send("alive", 1)
+deadline = time.time() + 120
+while not os.path.exists(done) and time.time() < deadline:
+    time.sleep(0.05)
+px.close()
+"""
+
+SERVE_052 = r"""
+import os, sys, time
+from plexus import Plexus
+key, sid, done = sys.argv[1], sys.argv[2], sys.argv[3]
+px = Plexus(api_key=key, source_id=sid)
+px.on_command("blink", lambda name, params: {"times": params.get("times")},
+              params=[{"name": "times", "type": "int", "required": True}])
+px.send("alive", 1)
+deadline = time.time() + 120
+while not os.path.exists(done) and time.time() < deadline:
+    time.sleep(0.05)
+px.close()
+"""
+
+
+def declared(gw, sid, name):
+    status, body, _ = http(gw, "GET", "/v1/sources/" + sid, key=gw.key)
+    return status == 200 and body["online"] and any(c.get("name") == name for c in body["commands"])
+
+
+def test_016_commands_v1_round_trip(gateway, tmp_path):
+    done = tmp_path / "done"
+    p = run_peer("0.16.0", SERVE_016, [gateway.key, "peer-cmd-16", done], tmp_path, gateway)
+    try:
+        wait_for(lambda: declared(gateway, "peer-cmd-16", "set_speed"), what="the declaration")
+        status, run, _ = http(gateway, "POST", "/v1/sources/peer-cmd-16/runs",
+                              {"command": "set_speed", "params": {"rpm": "1200"}}, key=gateway.key)
+        assert status == 201 and run["state"] == "queued"
+        path = "/v1/sources/peer-cmd-16/runs/" + run["run_id"]
+        final = wait_for(lambda: (lambda r: r if r["state"] in ("succeeded", "failed") else None)(
+            http(gateway, "GET", path, key=gateway.key)[1]), what="the run to finish")
+        assert final["state"] == "succeeded" and final["result"] == {"rpm": 1200}
+        assert [s["state"] for s in final["statuses"]][-1] == "succeeded"
+        assert [s["seq"] for s in final["statuses"]] == list(range(1, len(final["statuses"]) + 1))
+        status, run, _ = http(gateway, "POST", "/v1/sources/peer-cmd-16/runs",
+                              {"command": "set_speed", "params": {"rpm": 9999}}, key=gateway.key)
+        bad = wait_for(lambda: (lambda r: r if r["state"] == "failed" else None)(
+            http(gateway, "GET", "/v1/sources/peer-cmd-16/runs/" + run["run_id"], key=gateway.key)[1]),
+            what="the bad run to fail")
+        assert bad["error_code"] == "bad_params"
+    finally:
+        done.touch()
+        p.communicate(timeout=60)
+
+
+def test_052_legacy_command_round_trip(gateway, tmp_path):
+    done = tmp_path / "done"
+    p = run_peer("0.5.2", SERVE_052, [gateway.key, "peer-cmd-05", done], tmp_path, gateway)
+    try:
+        wait_for(lambda: declared(gateway, "peer-cmd-05", "blink"), what="the legacy manifest")
+        status, body, _ = http(gateway, "POST", "/v1/sources/peer-cmd-05/commands",
+                               {"command": "blink", "params": {"times": 3}}, key=gateway.key)
+        assert status == 200 and body["queued"] is True
+        path = "/v1/sources/peer-cmd-05/commands/" + body["id"]
+        cmd = wait_for(lambda: (lambda c: c if len(c["events"]) >= 2 else None)(
+            http(gateway, "GET", path, key=gateway.key)[1]), what="ack and result")
+        assert [e["event"] for e in cmd["events"]] == ["ack", "result"]
+        assert cmd["events"][1]["result"] == {"times": 3}
+    finally:
+        done.touch()
+        p.communicate(timeout=60)
+
+
+def test_commands_need_the_commands_scope(gateway):
+    writer = gateway.create_key(scopes="write,read")
+    status, body, _ = http(gateway, "POST", "/v1/sources/x/runs", {"command": "a"}, key=writer)
+    assert status == 403 and "commands" in body["error"]
+    assert http(gateway, "POST", "/v1/sources/x/commands", {"command": "a"}, key=writer)[0] == 403
+    status, body, _ = http(gateway, "POST", "/v1/sources/x/commands", {"command": "a"}, key=gateway.key)
+    assert status == 409 and body["queued"] is False          # not connected: said, not pretended
