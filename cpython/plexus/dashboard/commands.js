@@ -186,7 +186,8 @@ export function commandPanel(container, sourceId) {
     const status = h("div", { class: "command-status", dataset: { state: "" } });
     const button = h("button", { type: "submit", class: "command-button danger-" + cmd.danger, text: cmd.title });
     const confirmBox = h("div", { class: "confirm", hidden: true });
-    const form = h("form", { class: "command", dataset: { command: cmd.name } },
+    // novalidate: our own checks say what is wrong next to the button.
+    const form = h("form", { class: "command", novalidate: true, dataset: { command: cmd.name } },
       h("div", { class: "command-head" }, button, cmd.description ? h("span", { class: "muted", text: cmd.description }) : null),
       cmd.params.length ? h("div", { class: "params" }, cmd.params.map(paramInput)) : null,
       confirmBox, status);
