@@ -205,32 +205,27 @@ class FlashLog:
 
     # -- reading and acknowledging -------------------------------------------------
 
-    def read(self, seq, buf=None):
-        """(batch_id, payload memoryview, npoints) of a segment, or None when it
-        is gone or fails its CRC (then it is removed and counted).
-
-        The payload lives in `buf` (default: a buffer owned by the log, reused
-        by the next read) until the next read."""
-        if buf is None:
-            buf = self._rbuf()
+    def check(self, seq, buf):
+        """(batch_id, point count, payload length) of an intact segment, read
+        through `buf` (any size) to check its CRC; None when it is gone or
+        corrupt (then it is removed and counted). Then stream() sends it."""
         ok = False
         try:
             with open(self._name(seq), "rb") as f:
                 head = f.read(HEAD)
                 if len(head) == HEAD and head[:3] == MAGIC:
                     npts, plen, want = struct.unpack("<HHI", head[4:])
-                    ilen = head[3]
-                    total = ilen + plen
-                    if len(buf) < total:
-                        buf = bytearray(total)  # an oversized single-reading segment
-                    mv = memoryview(buf)[:total]
-                    got = 0
-                    while got < total:
-                        k = f.readinto(mv[got:])
+                    bid = f.read(head[3])
+                    crc = crc32(bid, crc32(memoryview(head)[:8]))
+                    left = plen
+                    mv = memoryview(buf)
+                    while left > 0:
+                        k = f.readinto(mv[:left] if left < len(buf) else mv)
                         if not k:
                             break
-                        got += k
-                    ok = got == total and crc32(mv, crc32(memoryview(head)[:8])) & 0xFFFFFFFF == want
+                        crc = crc32(mv[:k], crc)
+                        left -= k
+                    ok = left == 0 and len(bid) == head[3] and crc & 0xFFFFFFFF == want
         except OSError:
             pass
         if not ok:
@@ -238,13 +233,22 @@ class FlashLog:
                 self.discarded += 1
             self.delete(seq)
             return None
-        return bytes(mv[:ilen]).decode(), mv[ilen:], npts
+        return bid.decode(), npts, plen
 
-    def _rbuf(self):
-        b = getattr(self, "_read_buf", None)
-        if b is None:
-            b = self._read_buf = bytearray(self.segment_bytes)
-        return b
+    def stream(self, seq, buf, out):
+        """Call out(memoryview) with the payload of a checked segment, in
+        pieces of up to len(buf) bytes: no segment-sized copy in RAM."""
+        mv = memoryview(buf)
+        with open(self._name(seq), "rb") as f:
+            head = f.read(HEAD)
+            left = struct.unpack("<H", head[6:8])[0]
+            f.seek(HEAD + head[3])
+            while left > 0:
+                k = f.readinto(mv[:left] if left < len(buf) else mv)
+                if not k:
+                    raise OSError(5)  # shorter than when it was checked
+                out(mv[:k])
+                left -= k
 
     def delete(self, seq):
         """The gateway stored this segment: remove it (atomic on littlefs)."""

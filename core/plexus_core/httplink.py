@@ -26,8 +26,8 @@ class HttpLink:
         self.backoff = Backoff(rand01)
         self.conn = None
         self.retry_at = 0
-        self._rx = bytearray(512)
-        self._rxmv = memoryview(self._rx)
+        self._io = bytearray(1024)   # segment pieces out, the answer in
+        self._iomv = memoryview(self._io)
 
     def connected(self):
         return self.conn is not None
@@ -37,13 +37,13 @@ class HttpLink:
         posted = 0
         while log.seqs and posted < POST_PER_POLL and now - self.retry_at >= 0:
             seq = log.seqs[0]
-            r = log.read(seq)
+            r = log.check(seq, self._io)
             if r is None:
                 continue  # failed its CRC: removed and counted by the log
-            bid, payload, npts = r
+            bid, npts, plen = r
             head = batch.ingest_body(self.px.source_id, [""], bid)[:-2].encode()
             try:
-                status, body = self._post(head, payload)
+                status, body = self._post(head, seq, plen)
             except (OSError, ValueError) as e:
                 self.close()
                 self.px.last_error = "POST %s://%s:%d%s failed: %r" % (
@@ -54,9 +54,9 @@ class HttpLink:
             posted += 1
             now = self.px._mono.ms()
 
-    def _post(self, head, payload):
+    def _post(self, head, seq, plen):
         px = self.px
-        n = len(head) + len(payload) + 2
+        n = len(head) + plen + 2
         req = request_head("POST", host_header(self.scheme, self.host, self.port),
                            self.path, self.headers, n) + head
         for attempt in (0, 1):
@@ -65,7 +65,7 @@ class HttpLink:
                 tls = tls_context(px.ca if px.tls_verify else None) if self.scheme == "https" else None
                 self.conn = Conn(self.host, self.port, px.timeout_ms, tls)
             try:
-                return self._exchange(req, payload)
+                return self._exchange(req, seq)
             except (OSError, ValueError):
                 self.close()
                 # A kept-alive connection the gateway had closed: one retry on a
@@ -73,11 +73,11 @@ class HttpLink:
                 if fresh or attempt:
                     raise
 
-    def _exchange(self, req, payload):
+    def _exchange(self, req, seq):
         px = self.px
         c = self.conn
         c.write(req, px.timeout_ms)
-        c.write(payload, px.timeout_ms)
+        px._log.stream(seq, self._io, lambda mv: c.write(mv, px.timeout_ms))  # body from flash
         c.write(b"]}", px.timeout_ms)
         resp = Response()
         start = px._mono.ms()
@@ -86,12 +86,12 @@ class HttpLink:
             if left <= 0:
                 raise OSError(110)
             try:
-                k = c.readinto(self._rx, left)
+                k = c.readinto(self._io, left)
             except Closed:
                 resp.eof()  # raises unless the body runs to the end of the connection
                 break
             if k is not None:
-                resp.feed(self._rxmv[:k])
+                resp.feed(self._iomv[:k])
         if not resp.keep_alive:
             self.close()
         return resp.status, resp.body

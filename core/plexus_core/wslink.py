@@ -33,9 +33,11 @@ class WsLink:
         self.retry_at = 0     # monotonic ms before which no reconnect is tried
         self.hold_until = 0   # monotonic ms before which no frame is sent
         self.flight = []      # [batch_id, seq] written and not yet acknowledged
-        self._tx = bytearray(px._log.segment_bytes + 256)
-        self._rx = bytearray(1024)
-        self._rxmv = memoryview(self._rx)
+        self._io = bytearray(1024)   # socket reads, and frames written in pieces
+        self._iomv = memoryview(self._io)
+        self._hdr = bytearray(14)
+        self._key = None
+        self._phase = 0
 
     def connected(self):
         return self.conn is not None and self.session.state == S.READY
@@ -83,10 +85,10 @@ class WsLink:
             start = px._mono.ms()
             while not resp.done:
                 left = px.timeout_ms - (px._mono.ms() - start)
-                n = conn.readinto(self._rx, left) if left > 0 else None
+                n = conn.readinto(self._io, left) if left > 0 else None
                 if n is None:
                     raise OSError(110)
-                resp.feed(self._rxmv[:n])
+                resp.feed(self._iomv[:n])
             wsframe.check_handshake(resp.status, resp.headers, key)
         except (OSError, ValueError) as e:
             if conn is not None:
@@ -106,19 +108,34 @@ class WsLink:
 
     # -- writing ---------------------------------------------------------------------
 
-    def _send(self, op, parts):
-        """One masked frame from the concatenated parts, written in one call."""
-        n = 0
+    def _send(self, op, parts, seq=None, plen=0):
+        """One masked frame of the parts; with `seq`, that segment's payload is
+        streamed from flash after parts[0] (no segment-sized buffer)."""
+        n = plen
         for p in parts:
             n += len(p)
-        buf = self._tx if n + 14 <= len(self._tx) else bytearray(n + 14)
-        key = os.urandom(4)
-        i = start = wsframe.header(op, n, key, buf)
-        for p in parts:
-            buf[i:i + len(p)] = p
-            i += len(p)
-        wsframe.mask(buf, start, i, key)
-        self.conn.write(memoryview(buf)[:i], self.px.timeout_ms)
+        self._key = key = os.urandom(4)
+        self._phase = 0
+        hl = wsframe.header(op, n, key, self._hdr)
+        self.conn.write(memoryview(self._hdr)[:hl], self.px.timeout_ms)
+        for i in range(len(parts)):
+            self._part(parts[i])
+            if i == 0 and seq is not None:
+                self.px._log.stream(seq, self._io, self._masked)
+
+    def _part(self, data):
+        mv = memoryview(data)
+        buf = self._io
+        i = 0
+        while i < len(mv):
+            k = min(len(buf), len(mv) - i)
+            buf[:k] = mv[i:i + k]
+            self._masked(memoryview(buf)[:k])
+            i += k
+
+    def _masked(self, mv):
+        self._phase = wsframe.mask(mv, 0, len(mv), self._key, self._phase)
+        self.conn.write(mv, self.px.timeout_ms)
 
     def _next_seq(self):
         seqs = self.px._log.seqs
@@ -138,15 +155,15 @@ class WsLink:
             seq = self._next_seq()
             if seq is None or not s.can_send(log.npts[log.seqs.index(seq)]):
                 return
-            r = log.read(seq)
+            r = log.check(seq, self._io)
             if r is None:
                 continue  # failed its CRC: removed and counted by the log
-            bid, payload, npts = r
+            bid, npts, plen = r
             # The session builds the frame around an empty point list; the
-            # segment's payload goes between "[" and "]}" without a copy.
+            # segment's payload goes between "[" and "]}" straight from flash.
             head = s.telemetry([""], bid, now, npts)
             try:
-                self._send(wsframe.TEXT, (head[:-2].encode(), payload, b"]}"))
+                self._send(wsframe.TEXT, (head[:-2].encode(), b"]}"), seq, plen)
             except OSError:
                 s.unsend(bid)
                 raise
@@ -164,10 +181,10 @@ class WsLink:
             try:
                 f = self.reader.next()
                 if f is None:
-                    n = self.conn.readinto(self._rx, wait_ms)
+                    n = self.conn.readinto(self._io, wait_ms)
                     if n is None:
                         return
-                    self.reader.feed(self._rxmv[:n])
+                    self.reader.feed(self._iomv[:n])
                     wait_ms = 0
                     continue
             except wsframe.ProtocolError as e:

@@ -64,3 +64,15 @@ def mount(flash, point, progsize=None):
     fs = vfs.VfsLfs2(flash, progsize=progsize) if progsize else vfs.VfsLfs2(flash)
     vfs.mount(fs, point)
     return fs
+
+
+def read_segment(log, seq):
+    """(batch_id, payload bytes, point count) of a segment, or None if the log
+    found it corrupt; read the way the links read it (check, then stream)."""
+    r = log.check(seq, bytearray(300))
+    if r is None:
+        return None
+    out = bytearray()
+    log.stream(seq, bytearray(333), out.extend)
+    assert len(out) == r[2]
+    return r[0], bytes(out), r[1]
