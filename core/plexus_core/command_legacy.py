@@ -8,8 +8,7 @@ after the next auth instead of being lost (P12). CommandBook owns this.
 
 import json
 
-from plexus_core.commands import CONCURRENCY, CommandDeclarationError
-from plexus_core.points import _check_json
+from plexus_core.commands import CONCURRENCY, CommandDeclarationError, json_safe
 
 MAX_HELD = 64
 
@@ -101,7 +100,7 @@ def frame(cid, command, event, result=None, error=None):
         if result is None:
             result = {}
         try:
-            result = _check_json(result, "result", 0)
+            result = json_safe(result)
         except (ValueError, TypeError):
             result = {"value": repr(result)[:512]}
         f["result"] = result

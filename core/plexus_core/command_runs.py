@@ -16,24 +16,19 @@ command_sync after each auth, so statuses written while disconnected are
 not lost. Legacy commands (typed_command -> command_result) are in command_legacy.
 """
 
-import json
-
+from plexus_core.command_ring import REMEMBER_RUNS, RunRing
+from plexus_core.command_status import (ACKNOWLEDGED, RUNNING, SUCCEEDED, MAX_QUEUED, Run,
+                                        error_text, _result)
 from plexus_core import commands as C
-from plexus_core.command_status import (ACKNOWLEDGED, RUNNING, SUCCEEDED, FAILED, MAX_QUEUED,
-                                        STATUS_FRAME_MAX, Run, Statuses, error_text, _result)
-
-REMEMBER_RUNS = 256
 
 
-class CommandBook(Statuses):
+
+class CommandBook(RunRing):
     def __init__(self, remember=REMEMBER_RUNS, max_queued=MAX_QUEUED, max_active=None):
-        Statuses.__init__(self, max_queued)
+        RunRing.__init__(self, remember, max_queued)
         self.max_active = max_active  # runs + calls at once (bounds handler threads)
         self.declared = {}        # name -> [entry, handler]
         self.legacy = None        # LegacyCommands, once one is declared or sent
-        self._ring = [None] * remember
-        self._pos = 0
-        self._runs = {}           # run id -> Run, for the ids in the ring
         self._active = {}         # command name -> runs started and not done
 
     # -- declarations ---------------------------------------------------------
@@ -91,9 +86,9 @@ class CommandBook(Statuses):
         rid = f.get("run_id")
         if type(rid) is not str or not rid:
             return [], None
-        run = self._runs.get(rid)
-        if run is not None:
-            return [self._rereport(run, now_ms)], None
+        i = self._find(rid)
+        if i >= 0:
+            return [self._rereport(rid, self._recs[i])], None
         name = f.get("command")
         attempt = f.get("attempt")
         if type(attempt) is not int or attempt < 1:
@@ -119,24 +114,6 @@ class CommandBook(Statuses):
         self._active[name] = self._active.get(name, 0) + 1
         return [self.status(run, ACKNOWLEDGED)], run
 
-    def _remember(self, run):
-        old = self._ring[self._pos]
-        if old is not None:
-            self._runs.pop(old, None)
-        self._ring[self._pos] = run.id
-        self._pos = (self._pos + 1) % len(self._ring)
-        self._runs[run.id] = run
-
-    def _rereport(self, run, now_ms):
-        """A run id seen before: say where it is, never run it again."""
-        if run.final is not None:
-            if not self._queued(run.id, run.seq):
-                self._enqueue(run.id, run.seq, run.final)
-            return run.final
-        if run.state is None:
-            return self._fail(run, "duplicate", "this run was received before and did not start")
-        return self.status(run, run.state, progress=run.progress)
-
     # -- the runtime reports ---------------------------------------------------------
 
     def started(self, run):
@@ -147,7 +124,11 @@ class CommandBook(Statuses):
         """The handler returned `value` or raised `exc`: the final frame."""
         if not isinstance(job, Run):
             return self.legacy.done(job, value, exc)
-        _finished(self._active, job.command)
+        n = self._active.get(job.command, 0)
+        if n > 1:
+            self._active[job.command] = n - 1
+        else:
+            self._active.pop(job.command, None)
         if exc is None:
             return self.status(job, SUCCEEDED, result=_result(value))
         if isinstance(exc, C.Cancelled):
@@ -163,31 +144,8 @@ class CommandBook(Statuses):
     def after_auth(self, max_frame_bytes=None, store_results=True):
         """A new connection is authenticated: command_sync, then every
         unacknowledged status, then held legacy frames, in that order."""
-        if max_frame_bytes and 0 < max_frame_bytes < STATUS_FRAME_MAX:
-            self.max_frame_bytes = max_frame_bytes
-        else:
-            self.max_frame_bytes = STATUS_FRAME_MAX
-        self.store_results = store_results is not False
-        out = []
-        runs = []
-        n = len(self._ring)
-        for i in range(n):
-            rid = self._ring[(self._pos + i) % n]  # oldest first
-            run = self._runs.get(rid) if rid is not None else None
-            if run is not None and run.state is not None:
-                runs.append({"run_id": run.id, "state": run.state, "seq": run.seq})
-        if runs:
-            out.append(json.dumps({"type": "command_sync", "runs": runs}))
-        for q in self._queue:
-            out.append(q[2])
+        out = self.sync(max_frame_bytes, store_results)
         if self.legacy is not None:
             out.extend(self.legacy.take_held())
         return out
 
-
-def _finished(active, name):
-    n = active.get(name, 0)
-    if n > 1:
-        active[name] = n - 1
-    else:
-        active.pop(name, None)

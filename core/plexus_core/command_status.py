@@ -1,13 +1,13 @@
-"""Command statuses (PROTOCOL.md §4.11): per-run seq, the frame cap, and the
+"""Command statuses (PROTOCOL.md §4.11): per-run seq, the frame cap, the
 queue of statuses waiting for command_status_ack (<= 256, oldest dropped).
 
-CommandBook (command_runs) builds on this; kept apart so each module
-compiles in a small heap.
+command_ring remembers runs on top of this, CommandBook (command_runs) on
+top of that; kept apart so each module compiles in a small heap.
 """
 
 import json
 
-from plexus_core.points import _check_json, _finite
+from plexus_core.commands import _finite, json_safe
 from plexus_core.sizes import json_nbytes
 
 ACKNOWLEDGED = "acknowledged"
@@ -34,7 +34,6 @@ class Run:
         self.seq = 0
         self.state = None                # last lifecycle state reported
         self.progress = None
-        self.final = None                # text of the final status
         self._progress_ms = None
 
     def remaining_ms(self, now_ms):
@@ -52,7 +51,7 @@ def _result(value):
     if value is None:
         return {}
     try:
-        v = _check_json(value, "result", 0)
+        v = json_safe(value)
     except (ValueError, TypeError):
         return {"value": repr(value)[:512]}
     return v if isinstance(v, dict) else {"value": v}
@@ -63,8 +62,10 @@ class Statuses:
         self.max_frame_bytes = STATUS_FRAME_MAX
         self.store_results = True
         self.dropped_statuses = 0  # queued statuses dropped as the queue was full
-        self._queue = []          # [run id, seq, text], oldest first
-        self._max_queued = max_queued
+        # (run id, seq, text), oldest first, in a list of fixed size: it never
+        # grows, so a fragmented board heap never has to find a bigger block.
+        self._q = [None] * max_queued
+        self._n = 0
 
     def status(self, run, state, result=None, error_code=None, error_message=None,
                progress=None, message=None):
@@ -85,11 +86,14 @@ class Statuses:
             if message is not None:
                 f["message"] = message
         text = self._fit(f)
-        if state == SUCCEEDED or state == FAILED:
-            run.final = text
         if state != PROGRESS:
             self._enqueue(run.id, run.seq, text)
+        if state == SUCCEEDED or state == FAILED:
+            self._ended(run, error_code)
         return text
+
+    def _ended(self, run, error_code):
+        """The run reached its final state (command_ring keeps a compact record)."""
 
     def _fail(self, run, code, message):
         return self.status(run, FAILED, error_code=code, error_message=message)
@@ -108,38 +112,57 @@ class Statuses:
         return text
 
     def _enqueue(self, rid, seq, text):
-        if len(self._queue) >= self._max_queued:
-            self._queue.pop(0)
+        q = self._q
+        if self._n == len(q):  # full: the oldest goes
+            for i in range(self._n - 1):
+                q[i] = q[i + 1]
+            self._n -= 1
             self.dropped_statuses += 1
-        self._queue.append([rid, seq, text])
+        q[self._n] = (rid, seq, text)
+        self._n += 1
 
     def _queued(self, rid, seq):
-        for q in self._queue:
-            if q[0] == rid and q[1] == seq:
-                return True
-        return False
+        """The queued text of one status, or None."""
+        q = self._q
+        for i in range(self._n):
+            if q[i][0] == rid and q[i][1] == seq:
+                return q[i][2]
+        return None
+
+    def queued(self):
+        """Texts of the unacknowledged statuses, oldest first."""
+        return [self._q[i][2] for i in range(self._n)]
 
     def _acked(self, f):
         rid = f.get("run_id")
         seq = f.get("seq")
         if type(seq) is not int or type(rid) is not str:
             return
-        self._queue = [q for q in self._queue if q[0] != rid or q[1] > seq]
+        q = self._q
+        n = self._n
+        j = 0
+        for i in range(n):  # compact in place: no new list per ack
+            e = q[i]
+            if e[0] != rid or e[1] > seq:
+                q[j] = e
+                j += 1
+        for i in range(j, n):
+            q[i] = None
+        self._n = j
 
     def unacked(self):
         """How many statuses wait for the gateway's acknowledgement."""
-        return len(self._queue)
-
-
+        return self._n
 
     def progress(self, run, percent, message=None, now_ms=0):
         """A progress status, or None when one was sent less than 1 s ago
         (100 always goes out). Progress is not queued: a lost one is stale."""
-        if percent is True or percent is False or type(percent) not in (int, float) or not _finite(percent) or not 0 <= percent <= 100:
+        t = type(percent)
+        if (t is not int and t is not float) or not _finite(percent) or not 0 <= percent <= 100:
             raise ValueError("progress must be a number from 0 to 100, got %r" % (percent,))
         if message is not None and type(message) is not str:
             raise TypeError("progress message must be a string, got %s" % type(message).__name__)
-        if run.final is not None:
+        if run.state == SUCCEEDED or run.state == FAILED:
             return None
         last = run._progress_ms
         if percent != 100 and last is not None and now_ms - last < PROGRESS_EVERY_MS:

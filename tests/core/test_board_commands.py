@@ -6,9 +6,8 @@ from source; test_session and test_command_legacy cover them.)
 
 import json
 
-from check import raises
+import plexus_core.command_decl  # noqa: F401  (first: the 64K heap is least full now)
 from plexus_core.board_commands import BoardCommands
-from plexus_core.commands import CommandDeclarationError
 
 
 class Wire:
@@ -30,7 +29,7 @@ class Wire:
 
 def setup():
     t = [1000]
-    cmds = BoardCommands(lambda: t[0])
+    cmds = BoardCommands(lambda: t[0], remember=16, max_queued=16)
     calls = []
 
     @cmds.command(params={"pin": {"type": "integer", "minimum": 0, "maximum": 39}}, idempotent=True)
@@ -107,10 +106,3 @@ def test_offline_statuses_replay_and_redelivery_never_reruns():
     out = deliver(s, cmds, wire, run_frame("r1", attempt=2))
     assert [f["state"] for f in out] == ["succeeded"] and out[0]["seq"] == 4
     assert calls == [("r1", 1, 2)]    # re-reported, never re-run
-
-
-def test_bad_declaration_raises_on_the_board():
-    cmds = BoardCommands(lambda: 0)
-    raises(CommandDeclarationError, cmds.command("Bad-Name"), lambda run: None)
-    raises(CommandDeclarationError, cmds.command(danger="x"), lambda run: None)
-    assert cmds.manifest() is None

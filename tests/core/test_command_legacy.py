@@ -14,9 +14,10 @@ def statuses(texts):
 
 
 def test_legacy_commands():
-    b = R.CommandBook()
+    b = R.CommandBook(remember=16, max_queued=16)
     b.on_command("set_led", handler, description="toggle", params=[{"name": "on", "type": "bool"}])
     b.on_command("one", handler, concurrency="reject")
+    assert b.manifest() is None   # legacy commands are not declared under protocol 1 (F11)
     texts, call = b.receive({"type": "typed_command", "id": "c1", "command": "set_led",
                              "params": {"on": True}}, 0)
     assert statuses(texts) == [{"type": "command_result", "id": "c1", "command": "set_led", "event": "ack"}]
@@ -39,7 +40,7 @@ def test_legacy_commands():
 
 
 def test_unsent_legacy_frames_replay_after_auth():
-    b = R.CommandBook()
+    b = R.CommandBook(remember=16, max_queued=16)
     b.declare(handler, "move")
     b.on_command("led", handler)
     _, call = b.receive({"type": "typed_command", "id": "c1", "command": "led"}, 0)
