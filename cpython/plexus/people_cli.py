@@ -480,8 +480,10 @@ def cmd_tail(args, out):
                     stop.set()
 
     followers = [follow(client, path, on_frame, stop) for path in paths]
-    for _, ready, _ in followers:
-        ready.wait(ctx.timeout)
+    ready_by = time.monotonic() + ctx.timeout
+    while not stop.is_set() and time.monotonic() < ready_by and \
+            not all(ready.is_set() for _, ready, _ in followers):
+        stop.wait(0.05)
     if not args.json and all(ready.is_set() for _, ready, _ in followers):
         sys.stderr.write("following %s (Ctrl-C to stop)\n" % ("every source" if args.source == "*" else args.source))
         sys.stderr.flush()
