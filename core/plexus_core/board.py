@@ -16,11 +16,9 @@ import time
 
 from plexus_core import __version__
 from plexus_core.clock import Clock, Monotonic
-from plexus_core.errors import PlexusError, NotOnBoardError
+from plexus_core.errors import PlexusError
 from plexus_core.flashlog import FlashLog
-from plexus_core.net import parse_url
 from plexus_core.points import EVENT, encode_point, make_point, normalize_timestamp
-from plexus_core.source_id import check_source_id
 
 CLOSE_WAIT_MS = 5000
 
@@ -32,71 +30,36 @@ def _sleep_ms(ms):
         time.sleep(ms / 1000)
 
 
-def ws_url_for(gateway_url):
-    """http(s)://host -> ws(s)://host/ws/device (PROTOCOL.md §4.1)."""
-    u = gateway_url.rstrip("/")
-    if u.startswith("https://"):
-        u = "wss://" + u[8:]
-    elif u.startswith("http://"):
-        u = "ws://" + u[7:]
-    return u
-
-
-def _ms(seconds, field):
+def _ms(seconds):
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise ValueError("%s must be a positive number of seconds, got %r" % (field, seconds))
+        raise ValueError("timeout must be a positive number of seconds, got %r" % (seconds,))
     return int(seconds * 1000)
 
 
-def _read_ca(ca):
-    if ca is None or isinstance(ca, (bytes, bytearray)):
-        return ca
-    if isinstance(ca, str):
-        with open(ca, "rb") as f:
-            return f.read()
-    raise ValueError("ca must be the CA certificate (DER or PEM bytes) or the path of its file")
+def forget(name):
+    """Drop a module used once (setup, handshake) so its code leaves the heap;
+    a later import loads it again."""
+    import sys
+    import plexus_core
+    sys.modules.pop("plexus_core." + name, None)
+    try:
+        delattr(plexus_core, name)
+    except AttributeError:
+        pass
 
 
 class Plexus:
     def __init__(self, api_key, source_id, gateway_url, ws_url=None, transport="ws",
                  store="/plexus", timeout=10.0, segment_bytes=4096, max_segments=256,
                  linger_ms=1000, ca=None, tls_verify=True, **cpython_only):
-        if cpython_only:
-            k = sorted(cpython_only)[0]
-            if k in ("buffer_path", "persistent_buffer", "max_buffer_size"):
-                raise NotOnBoardError("%s= configures the CPython SQLite buffer; on a board "
-                                      "readings wait in the flash log: use store=, "
-                                      "max_segments= instead" % k)
-            raise TypeError("unexpected keyword argument %r" % k)
-        if not isinstance(api_key, str) or not api_key:
-            raise ValueError("api_key must be your Plexus API key (a string starting 'plx_')")
-        check_source_id(source_id)
-        if transport not in ("ws", "http"):
-            raise ValueError("transport must be 'ws' or 'http', got %r" % (transport,))
-        if isinstance(linger_ms, bool) or not isinstance(linger_ms, int) or linger_ms < 0:
-            raise ValueError("linger_ms must be an int >= 0 (ms readings may wait in RAM)")
-        self.gateway_url = gateway_url.rstrip("/") if isinstance(gateway_url, str) else gateway_url
-        parse_url(self.gateway_url, "gateway_url")
-        if ws_url is None:
-            ws_url = ws_url_for(self.gateway_url)
-        ws_url = ws_url.rstrip("/") if isinstance(ws_url, str) else ws_url
-        parse_url(ws_url, "ws_url")
-        if not ws_url.endswith("/ws/device"):
-            ws_url += "/ws/device"
-        self.ws_url = ws_url
-        url = ws_url if transport == "ws" else self.gateway_url
-        ca = _read_ca(ca)
-        if url[:6] in ("https:", "wss://") and ca is None and tls_verify:
-            raise ValueError("%s uses TLS: pass ca= (the CA certificate that signed the "
-                             "gateway's, as DER/PEM bytes or a file path) so the board can "
-                             "verify it, or tls_verify=False to skip verification" % url)
-        self.api_key = api_key
-        self.source_id = source_id
-        self.transport = transport
-        self.timeout_ms = _ms(timeout, "timeout")
-        self.linger_ms = linger_ms
-        self.ca = ca
-        self.tls_verify = tls_verify
+        from plexus_core import boardsetup
+        try:
+            boardsetup.configure(self, api_key, source_id, gateway_url, ws_url, transport,
+                                 timeout, linger_ms, ca, tls_verify, cpython_only)
+        finally:
+            boardsetup = None
+            forget("boardsetup")
+            forget("source_id")
         self.dropped_points = 0         # stored by the gateway then discarded for a limit
         self.rejected_points = 0        # refused by the gateway as invalid
         self.rate_limited_frames = 0
@@ -187,23 +150,10 @@ class Plexus:
         if self._raise is None:
             self._raise = exc
 
-    async def poll_task(self, period_ms=100):
-        """For asyncio programs: asyncio.create_task(px.poll_task())."""
-        import asyncio
-        while not self._closed:
-            try:
-                self.poll()
-            except PlexusError as e:
-                self.last_error = str(e)
-            if hasattr(asyncio, "sleep_ms"):
-                await asyncio.sleep_ms(period_ms)
-            else:
-                await asyncio.sleep(period_ms / 1000)
-
     def flush(self, timeout=None):
         """Deliver everything now; True when the gateway stored all of it,
         False if it could not within `timeout` s (default: the client timeout)."""
-        limit = self.timeout_ms if timeout is None else _ms(timeout, "timeout")
+        limit = self.timeout_ms if timeout is None else _ms(timeout)
         self._log.seal()
         start = self._mono.ms()
         while self._log.points():
@@ -219,24 +169,6 @@ class Plexus:
     def buffer_size(self):
         """Readings accepted and not yet stored by the gateway."""
         return self._log.points()
-
-    @property
-    def evicted_points(self):
-        """Oldest readings dropped because the flash log was full."""
-        return self._log.evicted
-
-    @property
-    def discarded_segments(self):
-        """Torn or corrupt segments found on flash (power cut mid-write)."""
-        return self._log.discarded
-
-    @property
-    def connected(self):
-        return self._link.connected()
-
-    @property
-    def clock_offset_ms(self):
-        return self._clock.offset_ms
 
     def close(self):
         """Seal, try to deliver for a few seconds, and stop; what is left stays
@@ -257,36 +189,8 @@ class Plexus:
     def __exit__(self, *exc):
         self.close()
 
-    # -- runs and what a board cannot do --------------------------------------------
-
-    def run(self, name, tags=None, **kwargs):
-        """`with px.run("hotfire-03"):` marks a test run in the stream: a `run`
-        event when it starts and one when it ends (completed, or aborted on an
-        exception), on the same clock as the readings."""
-        if not isinstance(name, str) or not name:
-            raise ValueError("run name must be a non-empty string, e.g. 'hotfire-03'")
-        return _Run(self, name, tags)
-
-    def send_video_frame(self, *a, **kw):
-        raise NotOnBoardError("send_video_frame() needs the CPython package with video "
-                              "(pip install 'plexus[video]') on a Linux computer")
-
-    def stream_camera(self, *a, **kw):
-        raise NotOnBoardError("stream_camera() needs the CPython package with video "
-                              "(pip install 'plexus[video]') and FFmpeg on a Linux computer")
-
-
-class _Run:
-    def __init__(self, px, name, tags):
-        self.px = px
-        self.name = name
-        self.tags = tags
-
-    def __enter__(self):
-        self.px.event("run", {"name": self.name, "status": "started"}, tags=self.tags)
-        return self
-
-    def __exit__(self, typ, exc, tb):
-        self.px.event("run", {"name": self.name,
-                              "status": "aborted" if typ else "completed"}, tags=self.tags)
-        return False
+    def __getattr__(self, name):
+        """Less used calls (run, poll_task, counters, the CPython-only video
+        calls) live in boardextra, loaded on first use to spare the heap."""
+        from plexus_core import boardextra
+        return boardextra.get(self, name)

@@ -10,7 +10,7 @@ from plexus_core import __version__, batch, ingest
 from plexus_core.backoff import Backoff
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
 from plexus_core.http11 import Response, request_head
-from plexus_core.net import Closed, Conn, host_header, parse_url, rand01, tls_context
+from plexus_core.net import Closed, Conn, host_header, rand01, tls_context
 
 POST_PER_POLL = 4
 
@@ -18,7 +18,7 @@ POST_PER_POLL = 4
 class HttpLink:
     def __init__(self, px):
         self.px = px
-        scheme, host, port, path = parse_url(px.gateway_url, "gateway_url")
+        scheme, host, port, path = px.url
         self.scheme, self.host, self.port = scheme, host, port
         self.path = path.rstrip("/") + "/ingest"
         self.headers = {"Content-Type": "application/json", "x-api-key": px.api_key,

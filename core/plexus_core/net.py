@@ -18,34 +18,6 @@ class Closed(OSError):
     """The peer closed the connection."""
 
 
-def parse_url(url, field="url"):
-    """(scheme, host, port, path) of http(s)/ws(s) URLs; ValueError otherwise."""
-    if not isinstance(url, str):
-        raise ValueError("%s must be a string like 'http://192.168.1.10:8080'" % field)
-    i = url.find("://")
-    scheme = url[:i].lower() if i > 0 else ""
-    if scheme not in ("http", "https", "ws", "wss"):
-        raise ValueError("%s %r must start with http://, https://, ws:// or wss://" % (field, url))
-    rest = url[i + 3:]
-    j = rest.find("/")
-    hostport, path = (rest, "/") if j < 0 else (rest[:j], rest[j:])
-    tls = scheme in ("https", "wss")
-    port = 443 if tls else 80
-    if hostport.startswith("["):  # [v6 address]:port
-        k = hostport.find("]")
-        host, tail = hostport[1:k], hostport[k + 1:]
-    else:
-        k = hostport.rfind(":")
-        host, tail = (hostport, "") if k < 0 else (hostport[:k], hostport[k:])
-    if tail:
-        if not tail.startswith(":") or not tail[1:].isdigit():
-            raise ValueError("%s %r has a bad port" % (field, url))
-        port = int(tail[1:])
-    if not host or "@" in host:
-        raise ValueError("%s %r needs a host (and no user:password@)" % (field, url))
-    return scheme, host, port, path
-
-
 def host_header(scheme, host, port):
     """The Host header value: the port only when it is not the scheme's default."""
     if port == (443 if scheme in ("https", "wss") else 80):

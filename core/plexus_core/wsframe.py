@@ -9,8 +9,6 @@ which reassembles fragments and hands control frames over as they come.
 import struct
 from binascii import b2a_base64
 
-from plexus_core import http11
-
 CONT = 0
 TEXT = 1
 BINARY = 2
@@ -51,7 +49,8 @@ def accept_for(key):
 
 
 def handshake_request(host, path, key):
-    return http11.request_head("GET", host, path, {
+    from plexus_core.http11 import request_head
+    return request_head("GET", host, path, {
         "Upgrade": "websocket", "Connection": "Upgrade",
         "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"})
 

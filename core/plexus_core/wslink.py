@@ -10,10 +10,10 @@ next one (same batch id, so the gateway stores them once).
 import os
 
 from plexus_core import __version__, session as S, wsframe
+from plexus_core.board import forget
 from plexus_core.backoff import Backoff, goodbye_delay_ms
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
-from plexus_core.http11 import Response
-from plexus_core.net import Conn, host_header, parse_url, rand01, tls_context
+from plexus_core.net import Conn, host_header, rand01, tls_context
 
 SEND_PER_POLL = 4       # frames written per poll() at most
 FRAMES_PER_POLL = 16    # server frames handled per poll() at most
@@ -24,7 +24,7 @@ LIMIT_HOLD_MS = 1000    # pause after a rate/plan limit refused a frame
 class WsLink:
     def __init__(self, px):
         self.px = px
-        self.url = parse_url(px.ws_url, "ws_url")
+        self.url = px.url
         self.session = S.DeviceSession(px.api_key, px.source_id, __version__,
                                        platform="micropython", clock=px._clock)
         self.backoff = Backoff(rand01)
@@ -75,6 +75,7 @@ class WsLink:
         px = self.px
         scheme, host, port, path = self.url
         conn = None
+        from plexus_core.http11 import Response
         try:
             tls = tls_context(px.ca if px.tls_verify else None) if scheme == "wss" else None
             conn = Conn(host, port, px.timeout_ms, tls)
@@ -95,6 +96,9 @@ class WsLink:
                 conn.close()
             self._drop("cannot open %s://%s:%d%s: %r" % (scheme, host, port, path, e), now)
             return False
+        finally:
+            Response = None
+            forget("http11")  # only the handshake speaks HTTP: free its code
         self.conn = conn
         self.reader = wsframe.Reader(MAX_MESSAGE)
         if resp.rest:
