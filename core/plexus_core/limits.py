@@ -7,6 +7,7 @@ numbers on receipt, so both sides read them from here.
 MAX_NAME_BYTES = 256          # metric, source_id, tag key/value, string event
 MAX_EVENT_JSON_BYTES = 4096   # event object/array, encoded
 MAX_TAGS = 16
+MAX_TIMESTAMP_MS = 32503680000000  # 3000-01-01: later times are unit mistakes
 
 MAX_POINTS_PER_BATCH = 10000  # per WebSocket frame or /ingest body
 WS_READ_LIMIT = 1048576       # gateway closes the socket above this

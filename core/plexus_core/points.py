@@ -8,7 +8,7 @@ what arrives with plexus_core.wire, on the same limits.
 
 import json
 
-from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS
+from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS, MAX_TIMESTAMP_MS
 from plexus_core.sizes import json_nbytes, utf8_len, _ASCII_JSON
 
 METRIC = "metric"
@@ -23,8 +23,15 @@ def _is_number(v):
     return t is float or t is int
 
 
+_FLOAT_MAX = 1.7976931348623157e308
+
+
 def _finite(x):
-    # NaN and inf fail x - x == 0 (inf - inf is NaN); ints always pass.
+    # NaN and inf fail x - x == 0 (inf - inf is NaN). An int must fit a
+    # float64 too: gateways decode JSON numbers as doubles, and an int past
+    # 1.8e308 would be refused there and block the queue behind it.
+    if type(x) is int:
+        return -_FLOAT_MAX <= x <= _FLOAT_MAX
     return x - x == 0
 
 
@@ -128,20 +135,29 @@ def normalize_timestamp(ts, now_ms):
         raise ValueError("timestamp %r is not a positive epoch time; pass seconds or ms "
                          "since 1970, or None for now" % (ts,))
     if ts < 1e12:
-        return int(ts * 1000 + 0.5)
-    if ts < 1e15:
-        return int(ts)
-    if ts < 1e18:
-        return int(ts) // 1000
-    return int(ts) // 1000000
+        ms = int(ts * 1000 + 0.5)
+    elif ts < 1e15:
+        ms = int(ts)
+    elif ts < 1e18:
+        ms = int(ts) // 1000
+    else:
+        ms = int(ts) // 1000000
+    if ms <= 0:  # a tiny positive number would become 0, which reads as "no time"
+        raise ValueError("timestamp %r is before 1970-01-01T00:00:00.001; pass seconds or "
+                         "ms since 1970, or None for now" % (ts,))
+    if ms > MAX_TIMESTAMP_MS:
+        raise ValueError("timestamp %.30r is after the year 3000; pass seconds, ms, us or ns "
+                         "since 1970, or None for now" % (ts,))
+    return ms
 
 
 def check_value(metric, value, data_class):
     """Validate a value for its class; returns (class, value) with class inferred."""
     if _is_number(value):
         if not _finite(value):
-            raise ValueError("%r: value %r is not finite; the gateway only stores finite "
-                             "numbers: skip the reading or send an event" % (metric, value))
+            raise ValueError("%r: value %.40r is not a finite number within +-1.8e308; the "
+                             "gateway only stores those: skip the reading or send an event"
+                             % (metric, value))
         if data_class is None or data_class == METRIC:
             return METRIC, value
         if data_class == EVENT:

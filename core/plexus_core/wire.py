@@ -6,7 +6,7 @@ sending (plexus_core.points), so both ends agree on what is valid.
 
 import json
 
-from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS
+from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS, MAX_TIMESTAMP_MS
 from plexus_core.points import METRIC, EVENT, check_name, _is_number, _finite
 from plexus_core.sizes import json_nbytes, utf8_len
 
@@ -52,6 +52,8 @@ def check_wire_point(p, rescale_seconds=True):
         if rescale_seconds and 0 < ts < 1e12:
             ts = ts * 1000
         ts = int(ts)
+        if not -MAX_TIMESTAMP_MS <= ts <= MAX_TIMESTAMP_MS:
+            raise ValueError("point.timestamp is beyond the year 3000; send epoch ms")
     out = {"class": cls, "metric": metric, "value": value, "timestamp": ts}
     tags = p.get("tags")
     if tags is not None:

@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 
 from plexus.gateway import video
 from plexus.gateway.state import STATE
-from plexus.gateway.store import now_ms
+from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
 from plexus_core.source_id import source_id_error
 from plexus_core.wire import check_wire_point
@@ -128,8 +128,13 @@ async def _send_results(conn, st):
         else:
             try:
                 stored = await fut
-            except Exception as e:  # storage failed: nothing is acknowledged
+            except Exception as e:
                 log.error("storing telemetry from %s failed: %s", conn.source_id, e)
+                if not store_unavailable(e):  # this frame's data: refuse it, never retry it forever
+                    await _quietly(conn.send(_error("INVALID_MESSAGE", "the gateway could not store this "
+                                                    "frame: %s" % e, seq)))
+                    continue
+                # the disk: nothing is acknowledged, the device replays after reconnecting
                 await _quietly(conn.send({"type": "error", "code": "REDIS_UNAVAILABLE",
                                           "detail": "the gateway could not store telemetry; try again later"}))
                 await _quietly(conn.ws.close(code=1013, message=b"try again later"))

@@ -7,7 +7,7 @@ import zlib
 from aiohttp import web
 
 from plexus.gateway.state import STATE, error, require_key
-from plexus.gateway.store import now_ms
+from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
 from plexus_core.source_id import source_id_error
 from plexus_core.wire import check_wire_point
@@ -84,8 +84,10 @@ async def _ingest(request):
     for sid, pts in groups.items():
         try:
             stored = await st.store.store_batch(sid, batch_id, pts)
-        except Exception:
-            return error(502, "failed to queue telemetry")
+        except Exception as e:
+            if store_unavailable(e):
+                return error(502, "failed to queue telemetry")
+            return error(400, "the gateway could not store these points: %s" % e)
         st.hub.http_seen[sid] = now_ms()
         if stored is not None:
             st.hub.publish_points(sid, pts)

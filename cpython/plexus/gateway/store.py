@@ -6,6 +6,8 @@ loop. Another backend (PostgreSQL) implements the same methods.
 
 import asyncio
 import json
+import logging
+import sqlite3
 import time
 
 from plexus.gateway import db, keys
@@ -15,6 +17,18 @@ MAX_ROWS = 10000  # Data API results are capped here and flagged `truncated`
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def store_unavailable(e):
+    """True when a write failed because of the database (disk full, I/O,
+    locked): worth retrying. Anything else is about the data itself."""
+    return isinstance(e, (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)) and \
+        not isinstance(e, sqlite3.IntegrityError)
+
+
+def _log_failure(fut):
+    if not fut.cancelled() and fut.exception() is not None:
+        logging.getLogger("plexus.gateway").error("background write failed: %s", fut.exception())
 
 
 def _dumps(v):
@@ -31,9 +45,10 @@ def _insert_batch(conn, source_id, batch_id, points, received_ms):
     rows = []
     for p in points:
         v = p["value"]
-        num = v if p["class"] == "metric" else None
+        num = float(v) if p["class"] == "metric" else None  # REAL: an int past 2**63 is no INTEGER
         tags = p.get("tags")
-        rows.append((source_id, p["metric"], p["class"], p["timestamp"] or received_ms, num, _dumps(v),
+        ts = received_ms if p["timestamp"] is None else p["timestamp"]
+        rows.append((source_id, p["metric"], p["class"], ts, num, _dumps(v),
                      _dumps(tags) if tags else None, received_ms))
     conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
                      "VALUES (?,?,?,?,?,?,?,?)", rows)
@@ -263,10 +278,12 @@ class SqliteStore:
         return self._write(_describe_source, source_id, now_ms(), platform, agent_version, commands, cameras)
 
     def touch_source(self, source_id):
-        return self._write(_seen, source_id, now_ms())
+        """Fire and forget: failures are logged."""
+        self._write(_seen, source_id, now_ms()).add_done_callback(_log_failure)
 
     def add_camera(self, source_id, camera_id):
-        return self._write(_add_camera, source_id, camera_id)
+        """Fire and forget: failures are logged."""
+        self._write(_add_camera, source_id, camera_id).add_done_callback(_log_failure)
 
     def key(self, presented):
         return self._read(keys.find, presented)
