@@ -18,27 +18,28 @@ from pathlib import Path
 
 import pytest
 
-LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(rb"listening on https?://127\.0\.0\.1:(\d+)")
 
 
 class Gateway:
-    def __init__(self, tmpdir, rate_limits=True):
+    def __init__(self, tmpdir, rate_limits=True, tls=None):
         self.dir = Path(tmpdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = str(self.dir / "gateway.db")
         self.log_path = str(self.dir / "gateway.log")
         self.rate_limits = rate_limits
+        self.tls = tls  # (cert.pem, key.pem): serve HTTPS and WSS
         self.port = None
         self.proc = None
         self.key = self.create_key(name="test")
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
 
     @property
     def ws_url(self):
-        return "ws://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("wss" if self.tls else "ws", self.port)
 
     def create_key(self, name=None, scopes="write,read,commands", source=None):
         from plexus.gateway import db, keys
@@ -55,6 +56,8 @@ class Gateway:
                "--db", self.db_path]
         if not self.rate_limits:
             cmd.append("--no-rate-limits")
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -1,6 +1,6 @@
 """`plexus gateway`: run the local gateway, and manage its API keys.
 
-    plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--no-rate-limits]
+    plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM] [--no-rate-limits]
     plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
@@ -33,6 +33,8 @@ def configure(p):
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     _add_db(p)
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS/WSS with this certificate (chain) file")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     p.add_argument("--no-rate-limits", action="store_true",
                    help="switch off the per-connection message rate limits (for benchmarks)")
     p.set_defaults(func=run_gateway)
@@ -65,8 +67,16 @@ def run_gateway(args):
     from plexus.gateway import server
     from plexus.gateway.ratelimit import Limits
 
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("error: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
+        return 2
     try:
-        return server.run(args.host, args.port, _db(args), Limits.off() if args.no_rate_limits else None)
+        ctx = server.tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    except (OSError, ValueError) as e:
+        print("error: cannot load the TLS certificate or key: %s" % e, file=sys.stderr)
+        return 2
+    try:
+        return server.run(args.host, args.port, _db(args), Limits.off() if args.no_rate_limits else None, ctx)
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1

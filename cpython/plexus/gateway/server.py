@@ -10,15 +10,23 @@ from aiohttp import web
 from plexus.gateway.app import make_app
 
 
-async def serve(host, port, db_path, rate_limits=None, ready=None):
+def tls_context(cert, key):
+    """A server context for --tls-cert/--tls-key (PEM files)."""
+    import ssl
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None):
     app = make_app(db_path, rate_limits)
     # auto_decompress off: /ingest unpacks gzip itself, with the 5 MiB limit on the result
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, auto_decompress=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
-    url = "http://%s:%d" % (host, bound)
+    url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
     print("listening on %s (database %s)" % (url, db_path), file=sys.stderr, flush=True)
     if ready is not None:
         ready(url)
@@ -33,8 +41,8 @@ async def serve(host, port, db_path, rate_limits=None, ready=None):
         await runner.cleanup()
 
 
-def run(host, port, db_path, rate_limits=None):
+def run(host, port, db_path, rate_limits=None, ssl_context=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(serve(host, port, db_path, rate_limits))
+    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context))
     return 0
