@@ -143,6 +143,10 @@ def main():
     print("ratio           : %8.1fx  (target >= 20x)" % (ours_rate / peer_rate))
     print("send() latency  : p50 %.1f us, p99 %.1f us (target <= 20), p99.9 %.1f us, "
           "max %.0f us" % (ours["p50_us"], ours["p99_us"], ours["p999_us"], ours["max_us"]))
+    print("RESULT " + json.dumps({"ours_stored_per_s": round(ours_rate), "peer_stored_per_s": round(peer_rate),
+                                  "ratio": round(ours_rate / peer_rate, 1), "send_p50_us": round(ours["p50_us"], 1),
+                                  "send_p99_us": round(ours["p99_us"], 1), "ours_stored": ours["stored"],
+                                  "peer_stored": peer["stored"], "readings": args.n}))
 
 
 if __name__ == "__main__":

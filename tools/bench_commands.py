@@ -16,6 +16,7 @@ the board's memory for command bookkeeping.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -181,6 +182,9 @@ def main():
     for what, m in (("every status acknowledged", acked), ("a gateway that never acknowledges", offline)):
         print("  after 300 runs, %s: %.1f KiB held; smallest heap for import + 300 runs: %d KiB"
               % (what, m["after_300_runs"] / 1024, m["min_heap_kib"]))
+    print("RESULT " + json.dumps({"v1_p50_ms": round(v1["p50"], 1), "legacy_p50_ms": round(legacy["p50"], 1),
+                                  "burst_runs_per_s": round(rate), "board_imported_kib": round(acked["imported"] / 1024, 1),
+                                  "board_min_heap_kib": acked["min_heap_kib"]}))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ per second and the JS heap.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -119,6 +120,8 @@ def main():
     print("  event-loop lag       %8.1f ms mean, %.1f ms max" % (r["lagMeanMs"], r["lagMaxMs"]))
     if r["heapMB"] is not None:
         print("  JS heap              %8.1f MB" % r["heapMB"])
+    print("RESULT " + json.dumps({"readings_on_page_per_s": round(r["pointsPerS"]), "fps": round(r["fps"], 1),
+                                  "draw_ms": round(r["drawMs"], 2), "lag_max_ms": round(r["lagMaxMs"], 1)}))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ each form (the board's RAM is what limits a 100 KB ESP32).
 import argparse
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def main():
     width = max(len(k) for k, _ in results)
     for k, v in results:
         print("%-*s  %s" % (width, k, v))
+    print("RESULT " + json.dumps(dict(results)))
 
 
 if __name__ == "__main__":

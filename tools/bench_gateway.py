@@ -74,6 +74,23 @@ def bench_http(gw, requests, points):
     return requests * points / dt, dt
 
 
+def bench_raw_sqlite(tmp, batches, points):
+    """The floor: the same rows into the gateway's schema, one transaction
+    (and fsync) per batch, no network, no JSON parsing."""
+    from plexus.gateway import db
+    conn = db.connect(os.path.join(tmp, "raw.db"))
+    rows = [("raw", "m", "metric", T0 + i, float(i), str(i), None, T0) for i in range(points)]
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
+                         "VALUES (?,?,?,?,?,?,?,?)", rows)
+        conn.execute("COMMIT")
+    dt = time.perf_counter() - t0
+    conn.close()
+    return batches * points / dt
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--devices", type=int, default=4)
@@ -95,6 +112,12 @@ def main():
                   % (args.points, hrate, hdt))
         finally:
             gw.stop()
+        raw = bench_raw_sqlite(tmp, 200, args.points)
+        print("raw SQLite, same schema, one fsync'd transaction per %d-point batch: %.0f points/s "
+              "(gateway over WebSocket reaches %.0f%% of it)" % (args.points, raw, 100.0 * rate / raw))
+        print("RESULT " + json.dumps({"ws_points_per_s": round(rate), "ack_p50_ms": round(p50, 1),
+                                      "ack_p99_ms": round(p99, 1), "http_points_per_s": round(hrate),
+                                      "raw_sqlite_points_per_s": round(raw), "stored": stored, "sent": total}))
 
 
 if __name__ == "__main__":
