@@ -12,6 +12,7 @@ only once the gateway has stored it. Nothing runs in the background: call
 poll() from the main loop, or run `asyncio.create_task(px.poll_task())`.
 """
 
+import gc
 import time
 
 from plexus_core import __version__
@@ -68,14 +69,14 @@ class Plexus:
         self._closed = False
         self._clock = Clock()
         self._mono = Monotonic()
+        gc.collect()  # the setup code just dropped: reuse its space
         self._log = FlashLog(store, segment_bytes, max_segments)
         self._staged_at = 0
         if transport == "ws":
-            from plexus_core.wslink import WsLink
-            self._link = WsLink(self)
+            from plexus_core.wslink import WsLink as Link
         else:
-            from plexus_core.httplink import HttpLink
-            self._link = HttpLink(self)
+            from plexus_core.httplink import HttpLink as Link
+        self._link = Link(self)
 
     def __repr__(self):
         return "Plexus(source_id=%r, gateway=%r)" % (self.source_id, self.gateway_url)

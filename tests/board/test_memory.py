@@ -1,0 +1,50 @@
+"""Heap budget of the board client: the standard workload (create the
+client, 1,000 sends, flush to a real gateway, close; tests/board/mp/
+workload.py) must run inside these fixed heaps.
+
+tools/bench_board.py prints the smallest heap that runs it; the budgets here
+are those numbers plus headroom, so growth is noticed before it reaches a
+board. This interpreter is 64-bit: objects are up to twice their size on an
+ESP32 or RP2040, so these are conservative. Source is what mip installs
+(compiled on the board at import, which needs extra heap); .mpy is what
+`plexus deploy` copies.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from support import mpy
+
+pytest.importorskip("support.gateway")
+
+WORKLOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp", "workload.py")
+
+# (transport, form) -> heap; smallest measured on 2026-11-25 in brackets
+BUDGET = {
+    ("http", "mpy"): "64K",     # [62K]
+    ("ws", "mpy"): "80K",       # [72K]
+    ("http", "source"): "88K",  # [77K]
+    ("ws", "source"): "104K",   # [89K]
+}
+
+
+@pytest.fixture(scope="module")
+def mpy_core(tmp_path_factory):
+    return mpy.compile_core(str(tmp_path_factory.mktemp("mpy")))
+
+
+@pytest.mark.parametrize("form", ["mpy", "source"])
+@pytest.mark.parametrize("transport", ["http", "ws"])
+def test_standard_workload_fits_its_heap_budget(gateway, tmp_path, mpy_core, transport, form):
+    core = mpy_core if form == "mpy" else mpy.CORE
+    heap = BUDGET[(transport, form)]
+    src = "mpy-heap-%s-%s" % (transport, form)
+    r = subprocess.run([mpy.micropython(), "-X", "heapsize=" + heap, WORKLOAD, core, gateway.url,
+                        gateway.key, src, str(tmp_path / "store"), "1000", transport],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0 and r.stdout.startswith("OK 1000"), (
+        "the workload no longer runs in %s (%s, %s); run tools/bench_board.py:\n%s%s"
+        % (heap, transport, form, r.stdout, r.stderr))
+    assert gateway.count(src) == 1000

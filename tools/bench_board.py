@@ -1,0 +1,220 @@
+"""Board client benchmark: flash log speed and wear, and the smallest heap.
+
+    .venv/bin/python tools/bench_board.py          # everything (starts a local gateway)
+    micropython tools/bench_board.py flash         # only the flash part, in MicroPython
+
+Under MicroPython (the `flash` part) it prints, on a littlefs2 RAM flash
+with ESP32 defaults and with the Pico's progsize=256:
+  - readings/s into the flash log (encoded readings, and whole send() calls),
+  - write amplification (bytes programmed to the block device per byte of
+    reading payload, acknowledged segments deleted as they would be),
+next to a naive log that appends each reading to one file and flushes it.
+
+Under CPython it runs that part in MicroPython, then bisects
+`micropython -X heapsize=N` for the smallest heap that runs the standard
+workload (tests/board/mp/workload.py: client, 1,000 sends, flush to a real
+local gateway, close), from .py source (as mip installs it) and from .mpy.
+"""
+
+import os
+import sys
+
+def _up(path, levels):
+    """dirname, levels times (MicroPython has no os.path)."""
+    for _ in range(levels):
+        path = path.rsplit("/", 1)[0] if "/" in path else "."
+    return path
+
+
+ROOT = _up(__file__ if __file__.startswith("/") else os.getcwd() + "/" + __file__, 2)
+N_READINGS = 5000
+
+
+# -- the flash part (MicroPython) ------------------------------------------------------
+
+class RamFlash:
+    """NOR flash in RAM for littlefs (extended block interface), counting programs."""
+
+    def __init__(self, blocks, size=4096):
+        self.size = size
+        self.blocks = blocks
+        self.data = bytearray(b"\xff" * (blocks * size))
+        self.programmed = 0
+
+    def readblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        buf[:] = memoryview(self.data)[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        self.data[a:a + len(buf)] = buf
+        self.programmed += len(buf)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.size
+        if op == 6:
+            a = arg * self.size
+            self.data[a:a + self.size] = b"\xff" * self.size
+        return 0
+
+
+def _mount(point, progsize):
+    import vfs
+    flash = RamFlash(128)
+    kw = {"progsize": progsize} if progsize else {}
+    vfs.VfsLfs2.mkfs(flash, **kw)
+    vfs.mount(vfs.VfsLfs2(flash, **kw), point)
+    return flash
+
+
+def _umount(point):
+    import gc
+    import vfs
+    vfs.umount(point)
+    gc.collect()
+
+
+def _readings(n):
+    return ['{"class":"metric","metric":"env.temp_c","value":%d.%d,"timestamp":%d}'
+            % (20 + i % 10, i % 10, 1760000000000 + i * 100) for i in range(n)]
+
+
+def _flash_log(progsize, readings, point, ack):
+    import time
+    from plexus_core.flashlog import FlashLog
+    flash = _mount(point, progsize)
+    log = FlashLog(point + "/px")
+    flash.programmed = 0
+    payload = 0
+    t = time.ticks_us()
+    for r in readings:
+        log.add(r)
+        payload += len(r)
+        while ack and len(log.seqs) > 4:  # acknowledged: deleted, as delivery would
+            log.delete(log.seqs[0])
+    log.seal()
+    us = time.ticks_diff(time.ticks_us(), t)
+    _umount(point)
+    return len(readings) * 1000000 // us, flash.programmed / payload
+
+
+def _naive_log(progsize, readings, point):
+    import time
+    flash = _mount(point, progsize)
+    flash.programmed = 0
+    payload = 0
+    t = time.ticks_us()
+    with open(point + "/naive.log", "ab") as f:
+        for r in readings:
+            f.write(r)
+            f.write("\n")
+            f.flush()  # durable per reading: littlefs rewrites the last block
+            payload += len(r)
+    us = time.ticks_diff(time.ticks_us(), t)
+    _umount(point)
+    return len(readings) * 1000000 // us, flash.programmed / payload
+
+
+def _sends(progsize, point):
+    import time
+    from plexus_core.board import Plexus
+    _mount(point, progsize)
+    px = Plexus("plx_bench", "bench", "http://127.0.0.1:9", store=point + "/px")
+    t = time.ticks_us()
+    for i in range(N_READINGS):
+        px.send("env.temp_c", 20 + i % 10 / 10)
+    px.persist()
+    us = time.ticks_diff(time.ticks_us(), t)
+    _umount(point)
+    return N_READINGS * 1000000 // us
+
+
+def flash_part(root):
+    sys.path.insert(0, root + "/core")
+    readings = _readings(N_READINGS)
+    print("flash log, %d readings of ~%d bytes, 4 KiB segments, littlefs2 RAM flash"
+          % (N_READINGS, len(readings[0])))
+    n = 0
+    for name, progsize in (("ESP32 defaults", 0), ("progsize=256", 256)):
+        n += 1
+        rate, amp = _flash_log(progsize, readings, "/b%da" % n, False)
+        arate, aamp = _flash_log(progsize, readings, "/b%dd" % n, True)
+        nrate, namp = _naive_log(progsize, readings, "/b%db" % n)
+        srate = _sends(progsize, "/b%dc" % n)
+        print("  %s:" % name)
+        print("    segment log      %7d readings/s  write amplification %.2fx "
+              "(%.2fx with acknowledged segments deleted)" % (rate, amp, aamp))
+        print("    send() to flash  %7d readings/s  (validate, encode, stage, seal)" % srate)
+        print("    naive log        %7d readings/s  write amplification %.2fx "
+              "(append and flush each reading)" % (nrate, namp))
+
+
+# -- the heap part (CPython drives MicroPython) --------------------------------------------
+
+def _micropython():
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return here if os.path.exists(here) else "micropython"
+
+
+def smallest_heap(core, gw, transport, tmp):
+    """Bisect -X heapsize (KiB) for the standard workload."""
+    import shutil
+    import subprocess
+    workload = os.path.join(ROOT, "tests", "board", "mp", "workload.py")
+    runs = [0]
+
+    def ok(kib):
+        runs[0] += 1
+        store = os.path.join(tmp, "store-%s-%d" % (transport, runs[0]))
+        shutil.rmtree(store, ignore_errors=True)
+        r = subprocess.run([_micropython(), "-X", "heapsize=%dK" % kib, workload, core, gw.url, gw.key,
+                            "bench-heap-" + transport, store, "1000", transport],
+                           capture_output=True, text=True, timeout=120)
+        return r.returncode == 0 and r.stdout.startswith("OK 1000")
+
+    lo, hi = 16, 512
+    if not ok(hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def main():
+    if sys.implementation.name == "micropython":
+        flash_part(ROOT)
+        return
+    import subprocess
+    import tempfile
+    r = subprocess.run([_micropython(), "-X", "heapsize=8M", os.path.join(ROOT, "tools", "bench_board.py"), "flash"],
+                       capture_output=True, text=True, timeout=600)
+    print(r.stdout + r.stderr, end="")
+    if len(sys.argv) > 1 and sys.argv[1] == "flash":
+        return
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    sys.path.insert(0, os.path.join(ROOT, "cpython"))
+    from support.gateway import Gateway  # the real local gateway, as the tests run it
+    from support.mpy import compile_core
+    with tempfile.TemporaryDirectory() as tmp:
+        gw = Gateway(os.path.join(tmp, "gw"))
+        gw.start()
+        try:
+            mpy_core = compile_core(os.path.join(tmp, "mpy"))
+            print("smallest heap for the standard workload (client, 1,000 sends, flush to a "
+                  "local gateway, close), 64-bit unix port:")
+            for transport in ("ws", "http"):
+                src = smallest_heap(os.path.join(ROOT, "core"), gw, transport, tmp)
+                mpy = smallest_heap(mpy_core, gw, transport, tmp)
+                print("  %-4s from .py source: %sK   from .mpy: %sK" % (transport, src, mpy))
+        finally:
+            gw.stop()
+
+
+main()
