@@ -292,6 +292,9 @@ def cmd_init(args, out):
                   % (config_path(), mask(cfg["api_key"])))
         return PROBLEM
     gateway = (args.gateway or _env("PLEXUS_GATEWAY_URL") or cfg.get("gateway_url") or DEFAULT_GATEWAY_URL).rstrip("/")
+    if args.create_key and gateway == DEFAULT_GATEWAY_URL:
+        raise ValueError("--create-key works with a local gateway: pass its URL with --gateway "
+                         "(keys for the hosted gateway come from app.plexus.company)")
     if not gateway.startswith(("http://", "https://")):
         raise ValueError("--gateway %r must start with http:// or https://" % gateway)
     key = _read_key(args)

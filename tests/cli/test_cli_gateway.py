@@ -134,6 +134,26 @@ def test_tail_follows_live_readings_and_events(setup):
     assert gw.key not in out + err
 
 
+def test_tail_of_one_source_and_chosen_metrics(setup):
+    home, gw = setup
+    tail = subprocess.Popen([sys.executable, "-m", "plexus.cli", "tail", "cli-bench", "--metrics", "only.this",
+                             "--json", "--count", "1", "--for", "120"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env(home))
+    try:
+        deadline = time.monotonic() + 120
+        while tail.poll() is None and time.monotonic() < deadline:
+            assert plexus(home, "send", "not.this", "1", "--source", "cli-other").rc == 0
+            assert plexus(home, "send", "not.this", "2").rc == 0
+            assert plexus(home, "send", "only.this", "3").rc == 0
+        out, err = tail.communicate(timeout=30)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    assert tail.returncode == 0, out + err
+    (got,) = [json.loads(line) for line in out.splitlines()]
+    assert (got["source_id"], got["metric"], got["value"]) == ("cli-bench", "only.this", 3)
+
+
 def test_tail_with_a_rejected_key(setup):
     home, gw = setup
     r = no_key(plexus(home, "tail", "--for", "30", PLEXUS_API_KEY="plx_notarealkey0000"), gw)

@@ -79,6 +79,13 @@ def test_init_refuses_what_is_not_a_key(home, bad):
     assert not (home / ".plexus" / "config.json").exists()
 
 
+def test_init_creates_keys_only_on_a_named_local_gateway(home):
+    r = plexus(home, "init", "--create-key", "--db", str(home / "gw.db"))
+    assert r.rc == 2 and "--gateway" in r.err, r
+    r = plexus(home, "init", "--create-key", "--gateway", closed_port_url())
+    assert r.rc == 2 and "--db" in r.err, r
+
+
 def test_init_refuses_a_gateway_url_without_scheme(home):
     r = plexus(home, "init", "--gateway", "127.0.0.1:8080", "--key", KEY, "--no-verify")
     assert r.rc == 2 and "http://" in r.err, r

@@ -204,6 +204,9 @@ export function deviceView(root, sourceId) {
         }
       }
       seriesFor(metric).merge(tt, vv);
+      // Until a live reading arrives, the newest stored one dates the latest value.
+      const prev = state.latest.get(metric);
+      if (prev && !isFinite(prev.t) && tt.length) prev.t = tt[tt.length - 1];
       if (ts.length && state.skew === null) state.skew = Math.max(0, Number(ts[ts.length - 1]) - Date.now());
     } catch (e) {
       /* the live stream still fills the chart */
