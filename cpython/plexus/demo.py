@@ -9,7 +9,6 @@ table is exact: sent, stored, lost, duplicated. Exit status 1 if anything was
 lost or stored twice.
 """
 
-import argparse
 import collections
 import datetime
 import json

@@ -12,16 +12,6 @@ from clitool import cli_env, plexus
 pytest.importorskip("support.gateway")
 
 
-def wait_for(cond, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
-
-
 @pytest.fixture
 def setup(home, gateway):
     r = plexus(home, "init", "--gateway", gateway.url, "--key", "-", "--source-id", "cli-bench",
