@@ -66,6 +66,7 @@ class Plexus:
         self.rate_limited_frames = 0
         self.last_error = None          # the latest network problem, as text
         self._raise = None              # an error poll() reports once
+        self._commands = None           # BoardCommands, once a command is declared
         self._closed = False
         self._clock = Clock()
         self._mono = Monotonic()

@@ -1,6 +1,6 @@
 """The board client's less used calls, loaded on first use (board.Plexus
-.__getattr__): run windows, the asyncio task, counters, and a clear error
-for what only the CPython package can do."""
+.__getattr__): commands, run windows, the asyncio task, counters, and a
+clear error for what only the CPython package can do."""
 
 from plexus_core.errors import NotOnBoardError, PlexusError
 
@@ -14,6 +14,16 @@ def get(px, name):
         return px._link.connected()
     if name == "clock_offset_ms":  # gateway time minus board time
         return px._clock.offset_ms
+    if name in ("command", "on_command"):
+        # @px.command / px.on_command: declared to the gateway on the next
+        # connection; handlers run inline from poll() (plexus_core.board_commands)
+        if px._commands is None:
+            if px.transport != "ws":
+                raise NotOnBoardError("commands arrive over the device WebSocket: create "
+                                      "the client with transport='ws'")
+            from plexus_core.board_commands import BoardCommands
+            px._commands = BoardCommands(px._mono.ms)
+        return getattr(px._commands, name)
     if name == "run":
         return lambda name, tags=None, **kw: Run(px, name, tags)
     if name == "poll_task":

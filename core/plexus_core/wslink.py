@@ -45,11 +45,15 @@ class WsLink:
     # -- the poll step ---------------------------------------------------------------
 
     def poll(self, now, wait_ms):
+        cmds = self.px._commands
         if self.conn is None:
-            if not self.px._log.seqs or now - self.retry_at < 0:
-                return  # connect only while readings wait
+            if not (self.px._log.seqs or cmds) or now - self.retry_at < 0:
+                return  # connect while readings wait, or to hear commands
             if not self._connect(now):
                 return
+        elif cmds is not None and cmds.changed:  # declare new commands: reconnect
+            self._drop("commands changed", now, 0)
+            return
         self._receive(0)
         if self.conn is None:
             return
@@ -103,6 +107,8 @@ class WsLink:
         self.reader = wsframe.Reader(MAX_MESSAGE)
         if resp.rest:
             self.reader.feed(resp.rest)
+        cmds = px._commands
+        self.session.commands = cmds.manifest() if cmds is not None else None
         try:
             self._send(wsframe.TEXT, (self.session.start(now).encode(),))  # device_auth
         except OSError as e:
@@ -140,6 +146,17 @@ class WsLink:
     def _masked(self, mv):
         self._phase = wsframe.mask(mv, 0, len(mv), self._key, self._phase)
         self.conn.write(mv, self.px.timeout_ms)
+
+    def _write_text(self, text):
+        """For command statuses: True when written (the link drops on failure)."""
+        if self.conn is None:
+            return False
+        try:
+            self._send(wsframe.TEXT, (text.encode(),))
+            return True
+        except OSError as e:
+            self._drop("sending failed: %r" % (e,), self.px._mono.ms())
+            return False
 
     def _next_seq(self):
         seqs = self.px._log.seqs
@@ -231,6 +248,11 @@ class WsLink:
                 self.backoff.reset()
                 self.flight = []
                 px.last_error = None
+                if px._commands is not None:
+                    px._commands.authenticated(self.session, self._write_text)
+            elif k == S.COMMAND:
+                if px._commands is not None:  # the handler runs now, inside poll()
+                    px._commands.frame(ev[1], self._write_text)
             elif k == S.REJECTED:
                 self._rejected(ev[1], ev[2], ev[3], now)
             elif k == S.ERROR:

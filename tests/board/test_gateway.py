@@ -5,6 +5,7 @@ nothing duplicated."""
 
 import json
 import os
+import urllib.request
 import queue
 import subprocess
 import threading
@@ -134,3 +135,26 @@ def test_a_refused_key_raises_and_keeps_the_readings(gateway, tmp_path, transpor
     assert r["error"] and r["keyless"], r
     assert r["buffer"] == 30
     assert gateway.count("mpy-badkey-" + transport) == 0
+
+
+def api(gw, method, path, body=None):
+    req = urllib.request.Request(gw.url + path, method=method, headers={
+        "x-api-key": gw.key, "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_a_command_run_reaches_the_board_and_its_result_comes_back(gateway, tmp_path):
+    dev = Device(tmp_path, "command", gateway.url, gateway.key, "mpy-cmd", "ws", 1)
+    dev.expect("READY", 60)
+    run = api(gateway, "POST", "/v1/sources/mpy-cmd/runs", {"command": "blink", "params": {"pin": 5}})
+    r = dev.result()
+    assert r["calls"] == [5]
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        got = api(gateway, "GET", "/v1/sources/mpy-cmd/runs/" + run["run_id"])
+        if got["state"] == "succeeded":
+            break
+        time.sleep(0.1)  # polling the Data API for the final state
+    assert got["state"] == "succeeded" and got["result"] == {"pin": 5, "on": True}, got

@@ -12,6 +12,7 @@ Scenarios:
   offline  N readings to flash with no gateway, then the power goes (no close)
   resume   the next boot: deliver what the last one left on flash
   badkey   a refused key: poll() raises AuthenticationError, readings stay
+  command  declares `blink`, prints READY once connected, runs what arrives
 """
 
 import json
@@ -113,5 +114,30 @@ def badkey():
     result(px, error=err, keyless=err is not None and KEY not in err)
 
 
-{"basic": basic, "clock": clock, "steady": steady, "offline": offline,
+def command():
+    px = client()
+    calls = []
+
+    @px.command(params={"pin": {"type": "integer", "minimum": 0, "maximum": 39}})
+    def blink(run, pin):
+        calls.append(pin)
+        run.progress(50, "half way")
+        return {"pin": pin, "on": True}
+
+    start = time.ticks_ms()
+    ready = False
+    while len(calls) < N and time.ticks_diff(time.ticks_ms(), start) < 90000:
+        px.poll()
+        if px.connected and not ready:
+            ready = True
+            print("READY")
+        time.sleep_ms(10)
+    for _ in range(50):  # let the final statuses go out and be acknowledged
+        px.poll()
+        time.sleep_ms(10)
+    result(px, calls=calls)
+    px.close()
+
+
+{"command": command, "basic": basic, "clock": clock, "steady": steady, "offline": offline,
  "resume": resume, "badkey": badkey}[SCENARIO]()
