@@ -7,17 +7,15 @@ acknowledged; frames in flight when a connection ends are sent again on the
 next one (same batch id, so the gateway stores them once).
 """
 
-import os
-
 from plexus_core import __version__, session as S, wsframe
-from plexus_core.board import forget
 from plexus_core.backoff import Backoff, goodbye_delay_ms
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
-from plexus_core.net import Conn, host_header, rand01, tls_context
+from plexus_core.net import rand01, tls_context
+from plexus_core.wsconn import WsConn
 
 SEND_PER_POLL = 4       # frames written per poll() at most
 FRAMES_PER_POLL = 16    # server frames handled per poll() at most
-MAX_MESSAGE = 16384     # acks and auth replies are small; commands are not handled here
+MAX_MESSAGE = 16384     # acks, auth replies and command runs are small
 LIMIT_HOLD_MS = 1000    # pause after a rate/plan limit refused a frame
 
 
@@ -28,25 +26,20 @@ class WsLink:
         self.session = S.DeviceSession(px.api_key, px.source_id, __version__,
                                        platform="micropython", clock=px._clock)
         self.backoff = Backoff(rand01)
-        self.conn = None
-        self.reader = None
+        self.ws = None        # the WsConn while connected
         self.retry_at = 0     # monotonic ms before which no reconnect is tried
         self.hold_until = 0   # monotonic ms before which no frame is sent
         self.flight = []      # [batch_id, seq] written and not yet acknowledged
         self._io = bytearray(1024)   # socket reads, and frames written in pieces
-        self._iomv = memoryview(self._io)
-        self._hdr = bytearray(14)
-        self._key = None
-        self._phase = 0
 
     def connected(self):
-        return self.conn is not None and self.session.state == S.READY
+        return self.ws is not None and self.session.state == S.READY
 
     # -- the poll step ---------------------------------------------------------------
 
     def poll(self, now, wait_ms):
         cmds = self.px._commands
-        if self.conn is None:
+        if self.ws is None:
             if not (self.px._log.seqs or cmds) or now - self.retry_at < 0:
                 return  # connect while readings wait, or to hear commands
             if not self._connect(now):
@@ -55,7 +48,7 @@ class WsLink:
             self._drop("commands changed", now, 0)
             return
         self._receive(0)
-        if self.conn is None:
+        if self.ws is None:
             return
         s = self.session
         now = self.px._mono.ms()
@@ -66,7 +59,7 @@ class WsLink:
             hb = s.heartbeat(now)
             try:
                 if hb:
-                    self._send(wsframe.TEXT, (hb.encode(),))
+                    self.ws.send(wsframe.TEXT, (hb.encode(),))
                 if now - self.hold_until >= 0:
                     self._send_segments(now)
             except OSError as e:
@@ -78,39 +71,16 @@ class WsLink:
     def _connect(self, now):
         px = self.px
         scheme, host, port, path = self.url
-        conn = None
-        from plexus_core.http11 import Response
         try:
             tls = tls_context(px.ca if px.tls_verify else None) if scheme == "wss" else None
-            conn = Conn(host, port, px.timeout_ms, tls)
-            key = wsframe.new_key(os.urandom(16))
-            conn.write(wsframe.handshake_request(host_header(scheme, host, port), path, key),
-                       px.timeout_ms)
-            resp = Response(head_only=True)
-            start = px._mono.ms()
-            while not resp.done:
-                left = px.timeout_ms - (px._mono.ms() - start)
-                n = conn.readinto(self._io, left) if left > 0 else None
-                if n is None:
-                    raise OSError(110)
-                resp.feed(self._iomv[:n])
-            wsframe.check_handshake(resp.status, resp.headers, key)
+            self.ws = WsConn(self.url, px.timeout_ms, tls, self._io, px._mono.ms, MAX_MESSAGE)
         except (OSError, ValueError) as e:
-            if conn is not None:
-                conn.close()
             self._drop("cannot open %s://%s:%d%s: %r" % (scheme, host, port, path, e), now)
             return False
-        finally:
-            Response = None
-            forget("http11")  # only the handshake speaks HTTP: free its code
-        self.conn = conn
-        self.reader = wsframe.Reader(MAX_MESSAGE)
-        if resp.rest:
-            self.reader.feed(resp.rest)
         cmds = px._commands
         self.session.commands = cmds.manifest() if cmds is not None else None
         try:
-            self._send(wsframe.TEXT, (self.session.start(now).encode(),))  # device_auth
+            self.ws.send(wsframe.TEXT, (self.session.start(now).encode(),))  # device_auth
         except OSError as e:
             self._drop("sending device_auth failed: %r" % (e,), now)
             return False
@@ -118,41 +88,12 @@ class WsLink:
 
     # -- writing ---------------------------------------------------------------------
 
-    def _send(self, op, parts, seq=None, plen=0):
-        """One masked frame of the parts; with `seq`, that segment's payload is
-        streamed from flash after parts[0] (no segment-sized buffer)."""
-        n = plen
-        for p in parts:
-            n += len(p)
-        self._key = key = os.urandom(4)
-        self._phase = 0
-        hl = wsframe.header(op, n, key, self._hdr)
-        self.conn.write(memoryview(self._hdr)[:hl], self.px.timeout_ms)
-        for i in range(len(parts)):
-            self._part(parts[i])
-            if i == 0 and seq is not None:
-                self.px._log.stream(seq, self._io, self._masked)
-
-    def _part(self, data):
-        mv = memoryview(data)
-        buf = self._io
-        i = 0
-        while i < len(mv):
-            k = min(len(buf), len(mv) - i)
-            buf[:k] = mv[i:i + k]
-            self._masked(memoryview(buf)[:k])
-            i += k
-
-    def _masked(self, mv):
-        self._phase = wsframe.mask(mv, 0, len(mv), self._key, self._phase)
-        self.conn.write(mv, self.px.timeout_ms)
-
     def _write_text(self, text):
         """For command statuses: True when written (the link drops on failure)."""
-        if self.conn is None:
+        if self.ws is None:
             return False
         try:
-            self._send(wsframe.TEXT, (text.encode(),))
+            self.ws.send(wsframe.TEXT, (text.encode(),))
             return True
         except OSError as e:
             self._drop("sending failed: %r" % (e,), self.px._mono.ms())
@@ -184,7 +125,7 @@ class WsLink:
             # segment's payload goes between "[" and "]}" straight from flash.
             head = s.telemetry([""], bid, now, npts)
             try:
-                self._send(wsframe.TEXT, (head[:-2].encode(), b"]}"), seq, plen)
+                self.ws.send(wsframe.TEXT, (head[:-2].encode(), b"]}"), (log, seq, plen))
             except OSError:
                 s.unsend(bid)
                 raise
@@ -197,43 +138,31 @@ class WsLink:
     # -- reading ---------------------------------------------------------------------
 
     def _receive(self, wait_ms):
-        handled = 0
-        while handled < FRAMES_PER_POLL and self.conn is not None:
+        for _ in range(FRAMES_PER_POLL):
+            if self.ws is None:
+                return
             try:
-                f = self.reader.next()
-                if f is None:
-                    n = self.conn.readinto(self._io, wait_ms)
-                    if n is None:
-                        return
-                    self.reader.feed(self._iomv[:n])
-                    wait_ms = 0
-                    continue
+                f = self.ws.recv(wait_ms)
             except wsframe.ProtocolError as e:
-                self._close_with(e.code)
+                self.ws.close(e.code)
                 self._drop("WebSocket protocol error: %s" % e, self.px._mono.ms())
                 return
             except OSError as e:
                 self._drop("connection lost: %r" % (e,), self.px._mono.ms())
                 return
-            handled += 1
-            self._frame(f[0], f[1])
-
-    def _frame(self, op, payload):
-        now = self.px._mono.ms()
-        if op == wsframe.TEXT:
-            self._events(self.session.receive(payload, now), now)
-        elif op == wsframe.PING:
-            try:
-                self._send(wsframe.PONG, (payload,))
-            except OSError as e:
-                self._drop("sending pong failed: %r" % (e,), now)
-        elif op == wsframe.CLOSE:
-            code, reason = wsframe.parse_close(payload)
-            self._close_with(code if code != 1005 else wsframe.NORMAL)
-            if code == wsframe.GOING_AWAY:  # goodbye: the gateway is redeploying
-                self._drop("the gateway said goodbye (1001)", now, goodbye_delay_ms(rand01()))
-            else:
-                self._drop("the gateway closed the connection (%d %s)" % (code, reason), now)
+            if f is None:
+                return
+            wait_ms = 0
+            now = self.px._mono.ms()
+            if f[0] == wsframe.TEXT:
+                self._events(self.session.receive(f[1], now), now)
+            elif f[0] == wsframe.CLOSE:
+                code, reason = wsframe.parse_close(f[1])
+                self.ws.close(code if code != 1005 else wsframe.NORMAL)
+                if code == wsframe.GOING_AWAY:  # goodbye: the gateway is redeploying
+                    self._drop("the gateway said goodbye (1001)", now, goodbye_delay_ms(rand01()))
+                else:
+                    self._drop("the gateway closed the connection (%d %s)" % (code, reason), now)
 
     def _events(self, events, now):
         px = self.px
@@ -293,26 +222,18 @@ class WsLink:
 
     # -- ending a connection -----------------------------------------------------------
 
-    def _close_with(self, code):
-        try:
-            self._send(wsframe.CLOSE, (wsframe.close_payload(code),))
-        except (OSError, AttributeError):
-            pass
-
     def _drop(self, why, now, delay=None):
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
-        self.reader = None
+        if self.ws is not None:
+            self.ws.conn.close()
+            self.ws = None
         self.session.lost()
         self.flight = []
         self.px.last_error = why
         self.retry_at = now + (self.backoff.next_ms() if delay is None else delay)
 
     def close(self):
-        if self.conn is not None:
-            self._close_with(wsframe.NORMAL)
-            self.conn.close()
-            self.conn = None
+        if self.ws is not None:
+            self.ws.close()
+            self.ws = None
         self.session.lost()
         self.flight = []

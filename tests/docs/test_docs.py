@@ -136,3 +136,23 @@ def test_no_block_is_marked_with_an_unknown_language():
         for info, _ in blocks(path):
             if len(info) > 1:
                 assert info[1] == "runnable" and info[0] in ("python", "sh"), (rel(path), info)
+
+
+def test_cli_reference_lists_every_command_and_option():
+    from plexus.cli import build_parser
+    text = open(os.path.join(ROOT, "skills", "plexus", "references", "cli.md"), encoding="utf-8").read()
+    missing = []
+
+    def walk(parser, path):
+        if path:
+            head = "### `plexus %s`" % " ".join(path)
+            if head not in text:
+                missing.append(head)
+            section = text.split(head, 1)[-1].split("\n### ", 1)[0]
+            for opt in _options(parser) - {"-h", "--help"}:
+                if "`%s" % opt not in section:
+                    missing.append("plexus %s %s" % (" ".join(path), opt))
+        for name, sub in _subparsers(parser).items():
+            walk(sub, path + [name])
+    walk(build_parser(), [])
+    assert not missing, "skills/plexus/references/cli.md misses: %s" % missing
