@@ -155,4 +155,5 @@ def test_cli_reference_lists_every_command_and_option():
         for name, sub in _subparsers(parser).items():
             walk(sub, path + [name])
     walk(build_parser(), [])
-    assert not missing, "skills/plexus/references/cli.md misses: %s" % missing
+    assert not missing, ("skills/plexus/references/cli.md misses %s: regenerate it with "
+                         "`.venv/bin/python tests/docs/make_cli_reference.py`" % missing)
