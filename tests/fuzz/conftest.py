@@ -1,12 +1,6 @@
-import os
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "gateway"))  # util
-
-from support.gateway import Gateway  # noqa: E402
+from support.gateway import Gateway
 
 
 @pytest.fixture(scope="module")

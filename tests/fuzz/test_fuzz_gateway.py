@@ -8,7 +8,7 @@ import urllib.parse
 import websocket
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from util import device, http, ingest, recv
+from support.raw import device, http, ingest, recv
 
 settings.register_profile("gateway-fuzz", deadline=None, max_examples=80,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

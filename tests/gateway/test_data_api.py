@@ -6,7 +6,7 @@ import time
 
 import websocket
 
-from util import http, ingest, next_of, recv
+from support.raw import http, ingest, next_of, recv
 
 NOW = int(time.time() * 1000)
 

@@ -9,7 +9,7 @@ import time
 
 import websocket
 
-from util import device, next_of, point, recv, wait_for
+from support.raw import device, next_of, point, recv, wait_for
 
 T0 = 1760000000000
 

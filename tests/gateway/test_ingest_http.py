@@ -4,7 +4,7 @@ the hosted gateway's order, and what is stored."""
 import gzip
 import json
 
-from util import http, ingest, point
+from support.raw import http, ingest, point
 
 T0 = 1760000000000
 

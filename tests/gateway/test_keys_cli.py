@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from util import ingest
+from support.raw import ingest
 
 
 def plexus_gateway(*args):

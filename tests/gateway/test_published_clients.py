@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from support.peers import peer_python
-from util import http, wait_for
+from support.raw import http, wait_for
 
 T0 = 1760000000000
 
