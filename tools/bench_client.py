@@ -122,7 +122,7 @@ def main():
 
     peer_py = ensure_peer(args.peer_venv)
     with tempfile.TemporaryDirectory() as tmp:
-        gw = Gateway(Path(tmp))
+        gw = Gateway(Path(tmp), rate_limits=False)  # measure the clients, not the gateway's limits
         gw.start()
         try:
             ours = bench_ours(gw, args.n, tempfile.mkdtemp(dir=tmp))

@@ -155,9 +155,9 @@ def check_value(metric, value, data_class):
     """Validate a value for its class; returns (class, value) with class inferred."""
     if _is_number(value):
         if not _finite(value):
-            raise ValueError("%r: value %.40r is not a finite number within +-1.8e308; the "
-                             "gateway only stores those: skip the reading or send an event"
-                             % (metric, value))
+            raise ValueError("%r: value %.40r is not finite (or beyond +-1.8e308); the "
+                             "gateway only stores finite numbers: skip the reading or send "
+                             "an event" % (metric, value))
         if data_class is None or data_class == METRIC:
             return METRIC, value
         if data_class == EVENT:

@@ -1,19 +1,6 @@
 """Helpers for client tests: wait on a condition, never on a fixed sleep."""
 
-import time
-
-
-def wait_for(cond, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+from support.waiting import wait_for  # noqa: F401  (re-exported for the client tests)
 
 
 def values(points, metric=None):

@@ -1,24 +1,10 @@
 """Helpers for command tests: a device on the gateway, the Data API, waits."""
 
-import time
-
 from plexus import Plexus
 from plexus.data_client import DataClient, source_path
+from support.waiting import wait_for  # noqa: F401  (re-exported for the command tests)
 
 FINAL = ("succeeded", "failed", "expired")
-
-
-def wait_for(cond, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
 
 
 def device(gateway, source_id="rig-1", **kw):

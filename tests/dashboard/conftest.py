@@ -6,21 +6,11 @@ import shutil
 
 import pytest
 
+from support.home import isolated_home  # noqa: F401  (autouse: no real ~/.plexus)
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("PLEXUS_CONFIG_DIR", str(home / ".plexus"))
-    monkeypatch.setenv("PLEXUS_QUIET", "1")
-    for name in ("PLEXUS_API_KEY", "PLEXUS_GATEWAY_URL", "PLEXUS_GATEWAY_WS_URL", "PLEXUS_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    return home
 
 
 @pytest.fixture(scope="session")

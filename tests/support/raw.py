@@ -3,11 +3,12 @@ so every byte the gateway answers is visible."""
 
 import gzip as gzip_
 import json
-import time
 import urllib.error
 import urllib.request
 
 import websocket
+
+from support.waiting import wait_for  # noqa: F401  (re-exported)
 
 
 def http(gw, method, path, body=None, key=None, headers=None, raw=None, gzip=False):
@@ -75,12 +76,3 @@ def point(i, metric="seq", ts=1760000000000):
     return {"class": "metric", "metric": metric, "value": i, "timestamp": ts + i}
 
 
-def wait_for(cond, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(0.01)  # polling a condition, not synchronising on time

@@ -1,10 +1,11 @@
 """Helpers shared by the video tests: synthetic images and JPEGs, waiting."""
 
 import struct
-import time
 
 import cv2
 import numpy as np
+
+from support.waiting import wait_for  # noqa: F401  (re-exported for the video tests)
 
 
 def gradient(w=320, h=240, seed=0):
@@ -52,13 +53,3 @@ def with_exif_thumbnail(main, thumb):
     return main[:2] + seg + main[2:]
 
 
-def wait_for(cond, timeout=30.0, what="condition"):
-    """Poll `cond` until true; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(0.01)
