@@ -68,6 +68,8 @@ def configure(px, api_key, source_id, gateway_url, ws_url, transport, timeout,
             ca = f.read()
     elif ca is not None and not isinstance(ca, (bytes, bytearray)):
         raise ValueError("ca must be the CA certificate (DER or PEM bytes) or the path of its file")
+    if ca is not None:
+        ca = der(bytes(ca))
     if url[:6] in ("https:", "wss://") and ca is None and tls_verify:
         raise ValueError("%s uses TLS: pass ca= (the CA certificate that signed the "
                          "gateway's, as DER/PEM bytes or a file path) so the board can "
@@ -82,6 +84,23 @@ def configure(px, api_key, source_id, gateway_url, ws_url, transport, timeout,
     px.linger_ms = linger_ms
     px.ca = ca
     px.tls_verify = tls_verify
+
+
+def der(cert):
+    """The board's TLS loads DER: convert a PEM certificate (the first one)."""
+    if not cert.startswith(b"-----BEGIN"):
+        return cert
+    from binascii import a2b_base64
+    b64 = []
+    for line in cert.split(b"\n")[1:]:
+        line = line.strip()
+        if line.startswith(b"-----END"):
+            break
+        b64.append(line)
+    try:
+        return a2b_base64(b"".join(b64))
+    except ValueError:
+        raise ValueError("ca is not a readable PEM certificate")
 
 
 def ms(seconds, field):

@@ -47,8 +47,10 @@ def tls_context(ca):
     the user asked for it explicitly."""
     try:
         import ssl
-    except ImportError:
+        kw = True
+    except ImportError:  # a board without the ssl wrapper: the built-in tls module
         import tls as ssl
+        kw = False
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca is None:
         if hasattr(ctx, "check_hostname"):
@@ -56,7 +58,10 @@ def tls_context(ca):
         ctx.verify_mode = ssl.CERT_NONE
     else:
         ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(cadata=ca)
+        if kw:
+            ctx.load_verify_locations(cadata=ca)
+        else:
+            ctx.load_verify_locations(ca)
     return ctx
 
 
