@@ -158,3 +158,9 @@ def test_a_command_run_reaches_the_board_and_its_result_comes_back(gateway, tmp_
             break
         time.sleep(0.1)  # polling the Data API for the final state
     assert got["state"] == "succeeded" and got["result"] == {"pin": 5, "on": True}, got
+
+
+def test_poll_task_delivers_for_asyncio_programs(gateway, tmp_path):
+    r = run(tmp_path, "asyncio", gateway.url, gateway.key, "mpy-asyncio", "ws", 300)
+    assert r["left"] == 0
+    assert seq_values(gateway, "mpy-asyncio") == list(range(300))

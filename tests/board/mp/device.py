@@ -13,6 +13,7 @@ Scenarios:
   resume   the next boot: deliver what the last one left on flash
   badkey   a refused key: poll() raises AuthenticationError, readings stay
   command  declares `blink`, prints READY once connected, runs what arrives
+  asyncio  readings sent from a coroutine, delivered by px.poll_task()
 """
 
 import json
@@ -139,5 +140,30 @@ def command():
     px.close()
 
 
-{"command": command, "basic": basic, "clock": clock, "steady": steady, "offline": offline,
+def with_asyncio():
+    import asyncio
+
+    px = client()
+
+    async def sensor():
+        for i in range(N):
+            px.send("seq", i, timestamp=T0 + i)
+            await asyncio.sleep_ms(2)
+
+    async def main():
+        poller = asyncio.create_task(px.poll_task(20))
+        await sensor()
+        start = time.ticks_ms()
+        while px.buffer_size() and time.ticks_diff(time.ticks_ms(), start) < 60000:
+            await asyncio.sleep_ms(50)
+        left = px.buffer_size()
+        px.close()  # poll_task ends with the client
+        await asyncio.wait_for(poller, 5)
+        return left
+
+    left = asyncio.run(main())
+    result(px, left=left)
+
+
+{"asyncio": with_asyncio, "command": command, "basic": basic, "clock": clock, "steady": steady, "offline": offline,
  "resume": resume, "badkey": badkey}[SCENARIO]()
