@@ -10,6 +10,9 @@ flashlog) in whole segments; poll() delivers segments oldest first over the
 device WebSocket (wslink) or POST /ingest (httplink) and deletes a segment
 only once the gateway has stored it. Nothing runs in the background: call
 poll() from the main loop, or run `asyncio.create_task(px.poll_task())`.
+
+The flash log defaults to /data/plexus, not /plexus: a directory named
+"plexus" in / would shadow the `plexus` package on the next import.
 """
 
 import gc
@@ -51,7 +54,7 @@ def forget(name):
 
 class Plexus:
     def __init__(self, api_key, source_id, gateway_url, ws_url=None, transport="ws",
-                 store="/plexus", timeout=10.0, segment_bytes=4096, max_segments=256,
+                 store="/data/plexus", timeout=10.0, segment_bytes=4096, max_segments=256,
                  linger_ms=1000, ca=None, tls_verify=True, **cpython_only):
         from plexus_core import boardsetup
         try:
