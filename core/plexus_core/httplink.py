@@ -9,7 +9,7 @@ refused -> keep and report; the batch itself refused -> drop and report.
 from plexus_core import __version__, batch, ingest
 from plexus_core.backoff import Backoff
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
-from plexus_core.http11 import Response, request_head
+from plexus_core.http11 import Response, date_ms, request_head
 from plexus_core.net import Closed, Conn, host_header, rand01, tls_context
 
 POST_PER_POLL = 4
@@ -80,7 +80,7 @@ class HttpLink:
         px._log.stream(seq, self._io, lambda mv: c.write(mv, px.timeout_ms))  # body from flash
         c.write(b"]}", px.timeout_ms)
         resp = Response()
-        start = px._mono.ms()
+        start = px._mono.ms()  # (the request went out just now: rtt from here)
         while not resp.done:
             left = px.timeout_ms - (px._mono.ms() - start)
             if left <= 0:
@@ -94,7 +94,21 @@ class HttpLink:
                 resp.feed(self._iomv[:k])
         if not resp.keep_alive:
             self.close()
+        self._date_sync(resp.headers.get("date"), px._mono.ms() - start)
         return resp.status, resp.body
+
+    def _date_sync(self, header, rtt_ms):
+        """Without the WebSocket's server_time_ms, the Date header (whole
+        seconds) is the gateway's clock: used only to fix an error over a
+        second, so its coarseness never moves timestamps back and forth.
+        Boards often start with no idea of the time, so this matters."""
+        d = date_ms(header)
+        if d is None:
+            return
+        clock = self.px._clock
+        offset = d + 500 + rtt_ms // 2 - clock.local_ms()
+        if abs(offset - clock.offset_ms) > 1000 + rtt_ms:
+            clock.offset_ms = offset
 
     def _answer(self, status, body, seq, npts, now):
         px = self.px

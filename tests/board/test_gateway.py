@@ -86,10 +86,12 @@ def test_readings_events_and_batches_arrive_once(gateway, tmp_path, transport):
     assert all(p["timestamp"] == T0 + 1400 for p in batch)
 
 
-def test_clock_offset_from_the_gateway_corrects_a_slow_board_clock(gateway, tmp_path):
-    r = run(tmp_path, "clock", gateway.url, gateway.key, "mpy-clock", "ws", 0)
+@pytest.mark.parametrize("transport", ["ws", "http"])
+def test_clock_offset_from_the_gateway_corrects_a_slow_board_clock(gateway, tmp_path, transport):
+    # WebSocket: server_time_ms in the auth reply; HTTP: the Date header
+    r = run(tmp_path, "clock", gateway.url, gateway.key, "mpy-clock", transport, 0)
     assert r["flushed"]
-    assert abs(r["offset"] - 3600000) < 5000, r  # learned from server_time_ms
+    assert abs(r["offset"] - 3600000) < 5000, r
     now = time.time() * 1000
     synced = [p for p in gateway.points("mpy-clock") if p["metric"] == "synced"]
     assert len(synced) == 5

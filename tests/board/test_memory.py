@@ -21,12 +21,14 @@ pytest.importorskip("support.gateway")
 
 WORKLOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp", "workload.py")
 
-# (transport, form) -> heap; smallest measured on 2026-11-25 in brackets
+# (transport, form) -> heap; in brackets the smallest tools/bench_board.py
+# found on 2026-11-25. Near the smallest heap, passing depends on how
+# fragmentation falls (path lengths move it), hence ~10 % headroom.
 BUDGET = {
-    ("http", "mpy"): "64K",     # [62K]
-    ("ws", "mpy"): "80K",       # [72K]
-    ("http", "source"): "88K",  # [77K]
-    ("ws", "source"): "104K",   # [89K]
+    ("http", "mpy"): "70K",     # [62K]
+    ("ws", "mpy"): "82K",       # [73K]
+    ("http", "source"): "84K",  # [75K]
+    ("ws", "source"): "108K",   # [97K]
 }
 
 

@@ -178,3 +178,12 @@ def test_http_garbage_is_refused():
     raises(ValueError, http11.Response().feed, b"SSH-2.0-OpenSSH\r\n\r\n")
     r = http11.Response()
     raises(ValueError, r.feed, b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n")
+
+
+def test_http_date_header_to_epoch_ms():
+    assert http11.date_ms("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777000
+    assert http11.date_ms("Thu, 01 Jan 1970 00:00:00 GMT") == 0
+    assert http11.date_ms("Tue, 29 Feb 2028 23:59:59 GMT") == 1835481599000
+    assert http11.date_ms("Wed, 25 Nov 2026 07:50:00 GMT") == 1795593000000
+    for bad in (None, "", "yesterday", "Sun, 06 Nvv 1994 08:49:37 GMT", "Sun, 6 ovN 1994 08:49:37 GMT"):
+        assert http11.date_ms(bad) is None
