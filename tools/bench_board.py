@@ -138,6 +138,7 @@ def flash_part(root):
     print("flash log, %d readings of ~%d bytes, 4 KiB segments, littlefs2 RAM flash"
           % (N_READINGS, len(readings[0])))
     n = 0
+    res = {}
     for name, progsize in (("ESP32 defaults", 0), ("progsize=256", 256)):
         n += 1
         rate, amp = _flash_log(progsize, readings, "/b%da" % n, False)
@@ -150,6 +151,14 @@ def flash_part(root):
         print("    send() to flash  %7d readings/s  (validate, encode, stage, seal)" % srate)
         print("    naive log        %7d readings/s  write amplification %.2fx "
               "(append and flush each reading)" % (nrate, namp))
+        key = "" if not progsize else "_progsize256"
+        res["flash_readings_per_s" + key] = rate
+        res["send_readings_per_s" + key] = srate
+        res["write_amplification" + key] = round(aamp, 3)
+        res["naive_write_amplification" + key] = round(namp, 2)
+        res["naive_readings_per_s" + key] = nrate
+    import json
+    print("FLASH " + json.dumps(res))
 
 
 # -- the heap part (CPython drives MicroPython) --------------------------------------------
@@ -193,10 +202,17 @@ def main():
         return
     import subprocess
     import tempfile
+    import json
     r = subprocess.run([_micropython(), "-X", "heapsize=8M", os.path.join(ROOT, "tools", "bench_board.py"), "flash"],
                        capture_output=True, text=True, timeout=600)
-    print(r.stdout + r.stderr, end="")
+    result = {}
+    for line in (r.stdout + r.stderr).splitlines():
+        if line.startswith("FLASH "):
+            result.update(json.loads(line[6:]))
+        else:
+            print(line)
     if len(sys.argv) > 1 and sys.argv[1] == "flash":
+        print("RESULT " + json.dumps(result))
         return
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     sys.path.insert(0, os.path.join(ROOT, "cpython"))
@@ -213,8 +229,13 @@ def main():
                 src = smallest_heap(os.path.join(ROOT, "core"), gw, transport, tmp)
                 mpy = smallest_heap(mpy_core, gw, transport, tmp)
                 print("  %-4s from .py source: %sK   from .mpy: %sK" % (transport, src, mpy))
+                result["min_heap_kib_%s_source" % transport] = src
+                result["min_heap_kib_%s_mpy" % transport] = mpy
         finally:
             gw.stop()
+    # the headline: the default transport (ws) as `plexus deploy` installs it (.mpy)
+    result["min_heap_kib"] = result.get("min_heap_kib_ws_mpy")
+    print("RESULT " + json.dumps(result))
 
 
 main()
