@@ -304,6 +304,10 @@ class Console:
         self.stream.flush()
 
 
+CA_PATH = "/plexus_ca"
+_CA_BYTES = "_ca_bytes"  # carried from the arguments to write_config, never written to the config
+
+
 def settings_from_args(args):
     """Config keys to write, validated before touching the board."""
     new = {}
@@ -335,6 +339,17 @@ def settings_from_args(args):
         if args.deep_sleep < 0:
             raise DeployError("--deep-sleep must be 0 (off) or a number of seconds")
         new["deep_sleep_s"] = args.deep_sleep
+    if args.ca:
+        try:
+            with open(args.ca, "rb") as f:
+                ca = f.read()
+        except OSError as e:
+            raise DeployError("cannot read --ca %s: %s" % (args.ca, e.strerror or e))
+        pem = ca.lstrip().startswith(b"-----BEGIN CERTIFICATE-----")
+        if not pem and ca[:1] != b"\x30":
+            raise DeployError("--ca %s is not a certificate (PEM or DER)" % args.ca)
+        new["ca_file"] = CA_PATH + (".pem" if pem else ".der")
+        new[_CA_BYTES] = ca
     return new
 
 
@@ -400,7 +415,15 @@ def write_config(board, new, say):
         say.hide(cfg.get("api_key"), cfg.get("wifi_password"))
     else:
         cfg = {}
+    ca = new.pop(_CA_BYTES, None)
+    if ca is not None:
+        board.write(new["ca_file"], ca)
+        say("  copied the CA certificate to %s" % new["ca_file"])
     cfg.update(new)
+    url = cfg.get("gateway_url", "https://gateway.plexus.company")
+    if url.startswith("https:") and not cfg.get("ca_file") and cfg.get("tls_verify", True):
+        say("Warning: %s uses TLS and the board has no CA certificate to verify it: pass --ca FILE "
+            "(the root certificate that signed the gateway's); until then the board sends nothing." % url)
     if not cfg.get("api_key"):
         raise DeployError("no API key: pass --key plx_... or set PLEXUS_API_KEY "
                           "(it is stored only in %s on the board)" % CONFIG_PATH)
@@ -526,6 +549,8 @@ def register(subparsers):
     p.add_argument("--source-id", help="name of this board's stream (default: from its chip id)")
     p.add_argument("--gateway", metavar="URL", help="gateway URL (default: the hosted gateway, "
                                                     "or PLEXUS_GATEWAY_URL)")
+    p.add_argument("--ca", metavar="FILE", help="CA certificate (PEM or DER) the board uses to verify an "
+                   "https gateway; copied to the board")
     p.add_argument("--interval", type=float, help="seconds between readings (default 10)")
     p.add_argument("--deep-sleep", type=float, metavar="SECONDS",
                    help="deep-sleep between readings, buffering on flash (0: off)")

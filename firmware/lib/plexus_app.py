@@ -44,7 +44,8 @@ class Firmware:
     def client(self):
         c = self.cfg
         return Plexus(c["api_key"], c["source_id"], c["gateway_url"], ws_url=c["ws_url"] or None,
-                      transport=c["transport"], store=c["store"])
+                      transport=c["transport"], store=c["store"], ca=c["ca_file"] or None,
+                      tls_verify=c["tls_verify"])
 
     def take_readings(self):
         readings = self.read_sensors(self.sensors)
@@ -135,6 +136,9 @@ def main(read_sensors):
                 fw.sleep_cycle()
         else:
             fw.run()
+    except ValueError as e:  # the client refused a setting, e.g. TLS without a CA
+        print("plexus: config problem: %s (in %s; `plexus deploy --ca FILE` installs a CA)"
+              % (e, dev.CONFIG_PATH))
     except KeyboardInterrupt:
         fw.dog.keep_fed()
         print("plexus: stopped by Ctrl-C; readings not yet sent stay on flash")

@@ -32,6 +32,8 @@ DEFAULTS = {
     "sync_min_points": 1,  # deep sleep: go online once this many readings wait
     "led_pin": None,  # None: the board's own LED where known (Pico W)
     "store": "/data/plexus",  # flash buffer; not "/plexus", which would shadow the package
+    "ca_file": "",  # https gateways: the CA certificate (DER or PEM) that signed the gateway's
+    "tls_verify": True,  # False skips certificate checks (not recommended)
 }
 
 WIFI_CONNECT_TIMEOUT_MS = 20000

@@ -2,7 +2,6 @@
 
 import json
 
-from check import raises
 from plexus_core import command_runs as R
 from plexus_core.commands import Cancelled
 

@@ -4,7 +4,6 @@ import json
 
 from check import raises
 from plexus_core import command_runs as R
-from plexus_core.commands import Cancelled
 
 
 def handler(run, **kw):

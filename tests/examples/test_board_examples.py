@@ -6,7 +6,6 @@ what needs them, exactly as they would on a board without that part."""
 import json
 import os
 import subprocess
-import time
 
 import pytest
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from emulated import plexus, wait_for
-from support import mpy
+from support import mpy, pki
 
 if not os.path.exists(os.path.join(mpy.CORE, "plexus_core", "board.py")):
     pytest.skip("the board client (core/plexus_core/board.py) is not in this tree", allow_module_level=True)
@@ -80,3 +80,26 @@ def test_deep_sleep_mode_syncs_on_wake(emulator, board_env, gw):
     wait_for(lambda: board.output().count("wake from deep sleep") >= 4, 180, "four wakes")
     wait_for(lambda: gw.count("emu-sleeper") >= 2, 120, "readings from the sleeping board")
     assert "plexus: online" in board.output()
+
+
+@pytest.mark.skipif(not pki.available(), reason="openssl makes the test CA")
+def test_https_gateway_needs_a_ca_and_works_with_one(emulator, board_env, tmp_path):
+    ca = pki.make(tmp_path / "pki")
+    tls = gateway_support.Gateway(tmp_path / "tls-gateway", tls=(ca / "gw.pem", ca / "gw.key"))
+    tls.start()
+    try:
+        board = emulator(wifi="bench-net:bench-pass")
+        # no CA: deploy warns, the firmware names the problem instead of sending unverified
+        rc, out = plexus("deploy", "--port", board.port, "--key", tls.key, "--wifi", "bench-net:bench-pass",
+                         "--source-id", "emu-tls", "--gateway", tls.url, "--interval", "1", "--tail", "60",
+                         env=board_env)
+        assert "no CA certificate" in out and "config problem" in out and "--ca FILE" in out, out
+        assert tls.count("emu-tls") == 0
+        rc, out = plexus("deploy", "--port", board.port, "--ca", str(ca / "ca.der"), "--tail", "120",
+                         env=board_env)
+        assert rc == 0 and "Done: the board's readings reach the gateway" in out, out
+        wait_for(lambda: tls.count("emu-tls") > 0, 60, "readings over verified TLS")
+        board.stop()
+        assert json.loads(board.files()["/plexus_config.json"])["ca_file"] == "/plexus_ca.der"
+    finally:
+        tls.stop()

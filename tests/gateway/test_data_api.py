@@ -8,7 +8,6 @@ import websocket
 
 from support.raw import http, ingest, next_of, recv
 
-NOW = int(time.time() * 1000)
 
 
 def get(gw, path, key=None):
@@ -17,6 +16,8 @@ def get(gw, path, key=None):
 
 
 def seed(gw):
+    """Readings relative to now (module import time could be minutes earlier in a long run)."""
+    NOW = int(time.time() * 1000)
     pts = [{"metric": "temp", "value": 20.0 + i, "timestamp": NOW - 120000 + i * 1000} for i in range(60)]
     pts += [{"metric": "rpm", "value": 1000 + i, "timestamp": NOW - 60000 + i} for i in range(10)]
     pts += [{"metric": "log", "value": {"level": "error", "msg": "m%d" % i}, "timestamp": NOW - 5000 + i}
@@ -24,10 +25,11 @@ def seed(gw):
     pts.append({"metric": "state", "value": "RUN", "timestamp": NOW - 100, "tags": {"line": "B"}})
     assert ingest(gw, pts, source_id="pump-07")[0] == 200
     assert ingest(gw, [{"metric": "temp", "value": 5, "timestamp": NOW - 1000}], source_id="pump-08")[0] == 200
+    return NOW
 
 
 def test_sources_metrics_and_latest(gateway):
-    seed(gateway)
+    NOW = seed(gateway)
     status, body = get(gateway, "/v1/sources")
     assert status == 200
     ids = {d["source_id"]: d for d in body["devices"]}
@@ -43,7 +45,7 @@ def test_sources_metrics_and_latest(gateway):
 
 
 def test_query_raw_and_aggregated(gateway):
-    seed(gateway)
+    NOW = seed(gateway)
     status, q = get(gateway, "/v1/sources/pump-07/metrics/query?metrics=temp&last=5m")
     assert status == 200 and q["interval"] == "raw" and q["auto_downsampled"] is False
     assert q["series"]["temp"]["value"] == [20.0 + i for i in range(60)] and q["truncated"] is False
@@ -66,7 +68,7 @@ def test_query_parameter_errors_are_400(gateway):
 
 
 def test_events_with_name_limit_and_tail(gateway):
-    seed(gateway)
+    NOW = seed(gateway)
     status, ev = get(gateway, "/v1/sources/pump-07/events?last=1h")
     assert status == 200 and [e["metric"] for e in ev] == ["log"] * 5 + ["state"]
     assert ev[-1] == {"timestamp_ms": NOW - 100, "metric": "state", "value": "RUN", "tags": {"line": "B"}}
@@ -111,6 +113,7 @@ def stream(gw, path, key=None):
 
 
 def test_live_metric_and_event_streams(gateway):
+    NOW = int(time.time() * 1000)
     metrics = stream(gateway, "/v1/sources/pump-07/metrics/stream?metrics=temp")
     everything = stream(gateway, "/v1/sources/*/metrics/stream")
     logs = stream(gateway, "/v1/sources/pump-07/logs/stream")

@@ -3,40 +3,21 @@ a local CA. Both runtimes deliver when they trust that CA, and send nothing
 when they do not; verification is on unless switched off explicitly."""
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from support import mpy
+from support import mpy, pki as local_ca
 from support.gateway import Gateway
 
-pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="openssl makes the test CA")
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=str(cwd), check=True, capture_output=True)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + name,
-            "-keyout", name + ".key", "-out", name + ".pem", cwd=d)
-    openssl("x509", "-in", name + ".pem", "-outform", "DER", "-out", name + ".der", cwd=d)
+pytestmark = pytest.mark.skipif(not local_ca.available(), reason="openssl makes the test CA")
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    make_ca(d, "ca")
-    make_ca(d, "other-ca")
-    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "gw.key",
-            "-out", "gw.csr", cwd=d)
-    openssl("x509", "-req", "-in", "gw.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "san.cnf", "-out", "gw.pem", cwd=d)
-    return d
+    return local_ca.make(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

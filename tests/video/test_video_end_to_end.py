@@ -18,7 +18,6 @@ import websocket
 
 from plexus import Plexus, video
 from plexus_core.session import AUTHENTICATED, DeviceSession
-from support.gateway import gateway  # noqa: F401  (pytest fixture)
 from videokit import decode, gradient, jpeg, noise, wait_for
 
 T0 = 1760000000000

@@ -11,7 +11,7 @@ import uuid
 
 from aiohttp import web
 
-from plexus.gateway.state import STATE, error, require_key
+from plexus.gateway.state import error, require_key
 from plexus.gateway.store import now_ms
 
 FINAL = ("succeeded", "failed", "expired")
