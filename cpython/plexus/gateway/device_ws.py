@@ -92,13 +92,14 @@ async def device_socket(request):
              "max_frame_bytes": limits.WS_READ_LIMIT}
     if conn.acks:
         reply["acks"] = True
+    manifest_errors = st.commands.check_manifest(conn)  # drops the entries it reports
     await st.store.describe_source(source_id, conn.platform, conn.agent_version, conn.commands, None)
     st.hub.attach(conn)
     log.info("device %s connected (%s %s)", source_id, conn.platform, conn.agent_version)
     sender = conn.sender = asyncio.ensure_future(_send_results(conn, st))
     try:
         await ws.send_str(json.dumps(reply))
-        for e in st.commands.check_manifest(conn):
+        for e in manifest_errors:
             await conn.send(e)
         await st.commands.device_connected(conn)
         async for msg in ws:
@@ -108,6 +109,8 @@ async def device_socket(request):
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break
+    except ConnectionError:  # the device vanished while we were answering it
+        pass
     finally:
         st.hub.detach(conn)
         conn.out.put_nowait(None)
