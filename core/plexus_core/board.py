@@ -18,7 +18,6 @@ The flash log defaults to /data/plexus, not /plexus: a directory named
 import gc
 import time
 
-from plexus_core import __version__
 from plexus_core.clock import Clock, Monotonic
 from plexus_core.errors import PlexusError
 from plexus_core.flashlog import FlashLog
@@ -141,6 +140,8 @@ class Plexus:
         self._poll(0)
 
     def _poll(self, wait_ms):
+        if self._closed:
+            return  # closed: no reconnects; what is left goes at the next start
         now = self._mono.ms()
         if self._log.staged and now - self._staged_at >= self.linger_ms:
             self._log.seal()

@@ -98,41 +98,15 @@ class FlashLog:
                     pass
         found.sort()
         for seq in found:
-            n = self._check(seq)
-            if n is None:
+            r = self._verify(seq, self._buf)  # the RAM batch is empty yet: scratch
+            if r is None:
                 self.discarded += 1
                 self._remove(seq)
             else:
                 self.seqs.append(seq)
-                self.npts.append(n)
-                self.stored += n
+                self.npts.append(r[1])
+                self.stored += r[1]
         self._next = found[-1] + 1 if found else 0
-
-    def _check(self, seq):
-        """Point count of an intact segment, None for a torn or corrupt one."""
-        buf = self._buf
-        try:
-            with open(self._name(seq), "rb") as f:
-                head = f.read(HEAD)
-                if len(head) < HEAD or head[:3] != MAGIC:
-                    return None
-                npts, plen, want = struct.unpack("<HHI", head[4:])
-                left = head[3] + plen
-                crc = crc32(head[:8])
-                mv = memoryview(buf)
-                while left > 0:
-                    k = f.readinto(mv[:left if left < len(buf) else len(buf)])
-                    if not k:
-                        return None  # shorter than its header says
-                    crc = crc32(mv[:k], crc)
-                    left -= k
-                if f.read(1):
-                    return None  # longer than its header says
-        except OSError:
-            return None
-        if crc & 0xFFFFFFFF != want or npts == 0:
-            return None
-        return npts
 
     # -- writing -----------------------------------------------------------------
 
@@ -209,29 +183,36 @@ class FlashLog:
         """(batch_id, point count, payload length) of an intact segment, read
         through `buf` (any size) to check its CRC; None when it is gone or
         corrupt (then it is removed and counted). Then stream() sends it."""
-        ok = False
-        try:
-            with open(self._name(seq), "rb") as f:
-                head = f.read(HEAD)
-                if len(head) == HEAD and head[:3] == MAGIC:
-                    npts, plen, want = struct.unpack("<HHI", head[4:])
-                    bid = f.read(head[3])
-                    crc = crc32(bid, crc32(memoryview(head)[:8]))
-                    left = plen
-                    mv = memoryview(buf)
-                    while left > 0:
-                        k = f.readinto(mv[:left] if left < len(buf) else mv)
-                        if not k:
-                            break
-                        crc = crc32(mv[:k], crc)
-                        left -= k
-                    ok = left == 0 and len(bid) == head[3] and crc & 0xFFFFFFFF == want
-        except OSError:
-            pass
-        if not ok:
+        r = self._verify(seq, buf)
+        if r is None:
             if seq in self.seqs:
                 self.discarded += 1
             self.delete(seq)
+        return r
+
+    def _verify(self, seq, buf):
+        """The one check of a segment: header, length and CRC."""
+        try:
+            with open(self._name(seq), "rb") as f:
+                head = f.read(HEAD)
+                if len(head) < HEAD or head[:3] != MAGIC:
+                    return None
+                npts, plen, want = struct.unpack("<HHI", head[4:])
+                bid = f.read(head[3])
+                crc = crc32(bid, crc32(memoryview(head)[:8]))
+                left = plen
+                mv = memoryview(buf)
+                while left > 0:
+                    k = f.readinto(mv[:left] if left < len(buf) else mv)
+                    if not k:
+                        return None  # shorter than its header says: torn
+                    crc = crc32(mv[:k], crc)
+                    left -= k
+                if f.read(1) or len(bid) != head[3]:
+                    return None  # longer than its header says
+        except OSError:
+            return None
+        if crc & 0xFFFFFFFF != want or npts == 0:
             return None
         return bid.decode(), npts, plen
 

@@ -5,7 +5,6 @@ from the installed files only, sending to a real gateway."""
 import functools
 import http.server
 import os
-import subprocess
 import threading
 
 import pytest

@@ -2,7 +2,6 @@
 serving HTTPS/WSS: verified against the CA it is given, and refusing (no
 data sent) a gateway whose certificate that CA did not sign."""
 
-import os
 import re
 import shutil
 import subprocess
