@@ -94,8 +94,8 @@ def bench_raw_sqlite(tmp, batches, points):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--devices", type=int, default=4)
-    ap.add_argument("--frames", type=int, default=200, help="frames per device")
-    ap.add_argument("--points", type=int, default=500, help="points per frame")
+    ap.add_argument("--frames", type=int, default=1000, help="frames per device")
+    ap.add_argument("--points", type=int, default=100, help="points per frame")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         gw = Gateway(tmp, rate_limits=False)

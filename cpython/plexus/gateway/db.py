@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS points (
     id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, metric TEXT NOT NULL, class TEXT NOT NULL,
     ts INTEGER NOT NULL, num REAL, value TEXT NOT NULL, tags TEXT, received_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS points_by_metric ON points (source_id, class, metric, ts);
-CREATE INDEX IF NOT EXISTS points_by_time ON points (source_id, class, ts);
+CREATE INDEX IF NOT EXISTS points_events ON points (source_id, ts) WHERE class = 'event';
+CREATE TABLE IF NOT EXISTS metric_names (
+    source_id TEXT NOT NULL, metric TEXT NOT NULL, PRIMARY KEY (source_id, metric)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches (
     source_id TEXT NOT NULL, batch_id TEXT NOT NULL, received_ms INTEGER NOT NULL,
     PRIMARY KEY (source_id, batch_id)) WITHOUT ROWID;

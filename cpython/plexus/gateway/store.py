@@ -52,6 +52,10 @@ def _insert_batch(conn, source_id, batch_id, points, received_ms):
                      _dumps(tags) if tags else None, received_ms))
     conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
                      "VALUES (?,?,?,?,?,?,?,?)", rows)
+    # Metric names kept apart, so queries over "every metric" probe the one
+    # points index by name instead of needing a second index on every row.
+    names = set(r[1] for r in rows if r[2] == "metric")
+    conn.executemany("INSERT OR IGNORE INTO metric_names VALUES (?,?)", [(source_id, m) for m in names])
     _seen(conn, source_id, received_ms)
     return len(rows)
 
@@ -98,8 +102,7 @@ def _source(conn, source_id):
 
 
 def _metric_names(conn, source_id):
-    rows = conn.execute("SELECT DISTINCT metric FROM points WHERE source_id=? AND class='metric' ORDER BY metric",
-                        (source_id,))
+    rows = conn.execute("SELECT metric FROM metric_names WHERE source_id=? ORDER BY metric", (source_id,))
     return [r[0] for r in rows]
 
 
@@ -109,14 +112,14 @@ def _latest(conn, source_id):
     return {r[0]: json.loads(r[1]) for r in rows}
 
 
-def _metric_filter(metrics):
-    if not metrics:
-        return "", []
-    return " AND metric IN (%s)" % ",".join("?" * len(metrics)), list(metrics)
+def _metric_filter(conn, source_id, metrics):
+    """An `AND metric IN (...)` clause: the names asked for, or all of the source's."""
+    metrics = list(metrics) or _metric_names(conn, source_id)
+    return " AND metric IN (%s)" % ",".join("?" * len(metrics)), metrics
 
 
 def _raw(conn, source_id, metrics, start, end):
-    where, args = _metric_filter(metrics)
+    where, args = _metric_filter(conn, source_id, metrics)
     rows = conn.execute("SELECT metric, ts, num FROM points WHERE source_id=? AND class='metric' AND ts>=? "
                         "AND ts<=?" + where + " ORDER BY ts, id LIMIT ?",
                         [source_id, start, end] + args + [MAX_ROWS]).fetchall()
@@ -129,7 +132,7 @@ def _raw(conn, source_id, metrics, start, end):
 
 
 def _aggregated(conn, source_id, metrics, start, end, bucket_ms):
-    where, args = _metric_filter(metrics)
+    where, args = _metric_filter(conn, source_id, metrics)
     base = " FROM points WHERE source_id=? AND class='metric' AND ts>=? AND ts<=?" + where
     total = conn.execute("SELECT count(*) FROM (SELECT 1" + base + " LIMIT ?)",
                          [source_id, start, end] + args + [MAX_ROWS]).fetchone()[0]
@@ -162,8 +165,9 @@ def _events(conn, source_id, start, end, name, limit, newest):
 
 def _fleet_metric(conn, metric, start, end):
     rows = conn.execute("SELECT source_id, max(ts), avg(num), min(num), max(num), count(*) FROM points "
-                        "WHERE class='metric' AND metric=? AND ts>=? AND ts<=? GROUP BY source_id",
-                        (metric, start, end))
+                        "WHERE source_id IN (SELECT source_id FROM metric_names WHERE metric=?) "
+                        "AND class='metric' AND metric=? AND ts>=? AND ts<=? GROUP BY source_id",
+                        (metric, metric, start, end))
     return [{"source_id": r[0], "timestamp_ms": r[1], "avg": r[2], "min": r[3], "max": r[4], "count": r[5]}
             for r in rows]
 
@@ -246,6 +250,9 @@ def _metric_values(conn, source_id, metric, start, end):
     if source_id:
         sql += " AND source_id=?"
         args.append(source_id)
+    else:
+        sql += " AND source_id IN (SELECT source_id FROM metric_names WHERE metric=?)"
+        args.append(metric)
     return [r[0] for r in conn.execute(sql, args)]
 
 
