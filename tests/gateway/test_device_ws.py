@@ -151,7 +151,7 @@ def test_control_messages_over_the_rate_limit_get_rate_limited(gateway):
     ws.close()
 
 
-def test_telemetry_over_the_rate_limit_is_refused_per_frame_with_its_seq(gateway):
+def test_telemetry_over_the_rate_limits_is_refused_per_frame_with_its_seq(gateway):
     ws, _ = device(gateway)
     n = 2600
     for seq in range(1, n + 1):
@@ -160,7 +160,7 @@ def test_telemetry_over_the_rate_limit_is_refused_per_frame_with_its_seq(gateway
     while limited + stored < n:
         f = recv(ws)
         if f["type"] == "error":
-            assert f["code"] == "RATE_LIMITED" and f["seq"] > 0
+            assert f["code"] in ("RATE_LIMITED", "SOURCE_LIMIT") and f["seq"] > 0
             limited += 1
         else:
             stored += 1
@@ -215,3 +215,23 @@ def test_auth_timeout_closes_1008(gateway):
     ws = websocket.create_connection(gateway.ws_url + "/ws/device", timeout=60)
     err, close = refused(ws)          # nothing sent: the gateway gives up after 10 s
     assert "device_auth" in err["message"] and close["code"] == 1008
+
+
+def test_a_source_over_its_ceiling_gets_source_limit_on_every_connection(tmp_path):
+    from support.gateway import Gateway
+    gw = Gateway(tmp_path / "gw", args=["--source-rate", "0.01", "--source-burst", "5"]).start()
+    try:
+        a, _ = device(gw, "pump-1")
+        b, _ = device(gw, "pump-1")                # a second connection shares the ceiling
+        for seq in range(1, 4):
+            a.send(json.dumps({"type": "telemetry", "seq": seq, "points": [point(seq)]}))
+            assert next_of(a, "telemetry_ack")["seq"] == seq
+        for seq in range(1, 4):
+            b.send(json.dumps({"type": "telemetry", "seq": seq, "points": [point(10 + seq)]}))
+        assert [recv(b)["type"] for _ in range(3)] == ["telemetry_ack", "telemetry_ack", "error"]
+        other, _ = device(gw, "pump-2")            # other sources are not affected
+        other.send(json.dumps({"type": "telemetry", "seq": 1, "points": [point(1)]}))
+        assert next_of(other, "telemetry_ack")["seq"] == 1
+        assert gw.count("pump-1") == 5
+    finally:
+        gw.stop()

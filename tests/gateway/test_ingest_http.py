@@ -116,3 +116,17 @@ def test_cors_preflight_and_headers(gateway):
 def test_health_is_public(gateway):
     status, body, _ = http(gateway, "GET", "/health")
     assert status == 200 and body["status"] == "ok"
+
+
+def test_a_source_over_its_ceiling_is_reported_as_dropped(tmp_path):
+    from support.gateway import Gateway
+    gw = Gateway(tmp_path / "gw", args=["--source-rate", "0.01", "--source-burst", "3"]).start()
+    try:
+        answers = [ingest(gw, [point(i), point(i + 100)]) for i in range(5)]
+        assert [a[0] for a in answers] == [200] * 5                 # /ingest never answers 429
+        assert [a[1].get("dropped", 0) for a in answers] == [0, 0, 0, 2, 2]
+        assert answers[3][1]["count"] == 0
+        assert gw.count("rig-1") == 6
+        assert ingest(gw, [point(1)], source_id="rig-2")[1] == {"success": True, "count": 1, "source_id": "rig-2"}
+    finally:
+        gw.stop()

@@ -22,13 +22,14 @@ LISTENING = re.compile(rb"listening on https?://127\.0\.0\.1:(\d+)")
 
 
 class Gateway:
-    def __init__(self, tmpdir, rate_limits=True, tls=None):
+    def __init__(self, tmpdir, rate_limits=True, tls=None, args=()):
         self.dir = Path(tmpdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = str(self.dir / "gateway.db")
         self.log_path = str(self.dir / "gateway.log")
         self.rate_limits = rate_limits
         self.tls = tls  # (cert.pem, key.pem): serve HTTPS and WSS
+        self.args = list(args)  # more `plexus gateway` options
         self.port = None
         self.proc = None
         self.key = self.create_key(name="test")
@@ -58,6 +59,7 @@ class Gateway:
             cmd.append("--no-rate-limits")
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        cmd += self.args
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

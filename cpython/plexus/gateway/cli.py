@@ -1,6 +1,7 @@
 """`plexus gateway`: run the local gateway, and manage its API keys.
 
-    plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM] [--no-rate-limits]
+    plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM]
+                   [--source-rate N] [--source-burst N] [--no-rate-limits]
     plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
@@ -22,7 +23,7 @@ def _add_db(p):
 
 
 def register(subparsers):
-    p = subparsers.add_parser("gateway", help="run a local Plexus gateway, manage its keys",
+    p = subparsers.add_parser("gateway", help="run a local Plexus gateway, manage its keys", allow_abbrev=False,
                               description="Run a local Plexus gateway (device protocol, Data API, dashboard) "
                                           "in the foreground. Stop it with Ctrl-C.")
     configure(p)
@@ -35,8 +36,13 @@ def configure(p):
     _add_db(p)
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS/WSS with this certificate (chain) file")
     p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    p.add_argument("--source-rate", type=float, default=2000, metavar="N",
+                   help="telemetry messages per second one source may send, WebSocket and HTTP together "
+                        "(default 2000)")
+    p.add_argument("--source-burst", type=float, default=500, metavar="N",
+                   help="messages a source may send at once above --source-rate (default 500)")
     p.add_argument("--no-rate-limits", action="store_true",
-                   help="switch off the per-connection message rate limits (for benchmarks)")
+                   help="switch off every message rate limit (for benchmarks)")
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -76,7 +82,9 @@ def run_gateway(args):
         print("error: cannot load the TLS certificate or key: %s" % e, file=sys.stderr)
         return 2
     try:
-        return server.run(args.host, args.port, _db(args), Limits.off() if args.no_rate_limits else None, ctx)
+        limits = Limits.off() if args.no_rate_limits else Limits(source_burst=args.source_burst,
+                                                                 source_rate=args.source_rate)
+        return server.run(args.host, args.port, _db(args), limits, ctx)
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1
@@ -131,7 +139,8 @@ def keys_revoke(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m plexus.gateway", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m plexus.gateway", description=__doc__.split("\n\n")[0],
+                                allow_abbrev=False)
     configure(p)
     args = p.parse_args(argv)
     return args.func(args)

@@ -180,6 +180,10 @@ async def _text(conn, st, text):
             conn.out.put_nowait((_seq(f), None, _error("RATE_LIMITED", "message rate exceeded", _seq(f))))
             return
         if t == "telemetry":
+            if not st.limits.source_allows(conn.source_id):
+                conn.out.put_nowait((_seq(f), None, _error("SOURCE_LIMIT", "this source is over its message "
+                                                           "ceiling; send fewer, larger batches", _seq(f))))
+                return
             _telemetry(conn, st, f)
         else:
             frame = video.from_json(f, conn.source_id)

@@ -80,19 +80,24 @@ async def _ingest(request):
     batch_id = body.get("batch_id")
     if batch_id is not None and (len(groups) != 1 or not isinstance(batch_id, str) or not 0 < len(batch_id) <= 128):
         return error(400, "batch_id must be a string of 1 to 128 characters, for one source per request")
-    count = 0
+    count = dropped = 0
     for sid, pts in groups.items():
+        st.hub.http_seen[sid] = now_ms()
+        if not st.limits.source_allows(sid):  # over the source's ceiling: the group is skipped
+            dropped += len(pts)
+            continue
         try:
             stored = await st.store.store_batch(sid, batch_id, pts)
         except Exception as e:
             if store_unavailable(e):
                 return error(502, "failed to queue telemetry")
             return error(400, "the gateway could not store these points: %s" % e)
-        st.hub.http_seen[sid] = now_ms()
         if stored is not None:
             st.hub.publish_points(sid, pts)
         count += len(pts)
     out = {"success": True, "count": count}
+    if dropped:
+        out["dropped"] = dropped
     if len(groups) == 1:
         out["source_id"] = next(iter(groups))
     return web.json_response(out)

@@ -26,18 +26,33 @@ class TokenBucket:
 
 
 class Limits:
-    """The gateway's rate settings; rate 0 switches a limit off."""
+    """The gateway's rate settings (PROTOCOL.md §4.12, §2.2); rate 0 switches a limit off.
 
-    def __init__(self, telemetry_burst=2000, telemetry_rate=500, control_burst=60, control_rate=20):
+    Per connection: telemetry messages (burst 2000, 500/s) and control
+    messages (burst 60, 20/s). Per source, WebSocket and HTTP together:
+    telemetry messages (burst 500, 2000/s); over it a WebSocket frame gets
+    SOURCE_LIMIT and an /ingest request reports its points as `dropped`."""
+
+    def __init__(self, telemetry_burst=2000, telemetry_rate=500, control_burst=60, control_rate=20,
+                 source_burst=500, source_rate=2000):
         self.telemetry = (telemetry_burst, telemetry_rate)
         self.control = (control_burst, control_rate)
+        self.source = (source_burst, source_rate)
+        self._sources = {}
 
     @classmethod
     def off(cls):
-        return cls(0, 0, 0, 0)
+        return cls(0, 0, 0, 0, 0, 0)
 
     def telemetry_bucket(self):
         return TokenBucket(*self.telemetry)
 
     def control_bucket(self):
         return TokenBucket(*self.control)
+
+    def source_allows(self, source_id):
+        """Take one message from the source's ceiling; False when it is over."""
+        b = self._sources.get(source_id)
+        if b is None:
+            b = self._sources[source_id] = TokenBucket(*self.source)
+        return b.take()
