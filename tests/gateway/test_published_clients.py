@@ -27,16 +27,23 @@ px = Plexus(api_key=key, source_id=sid, **kw)
 for i in range(n):
     px.send("seq", i, timestamp=%d + i)
 px.event("boot", {"fw": "1.2"}, timestamp=%d + n)
+px.send_batch([("batch.a", 1.5), ("batch.b", 2.5)], timestamp=%d + n + 1)
+if __version__.startswith("0.16"):
+    with px.run("soak-test", pass_criteria=[{"metric": "in_run", "operator": "<", "value": 10}]):
+        px.send("in_run", 1)
+else:
+    with px.run("soak-test"):                      # 0.5.2 stamps run_id on points
+        px.send("in_run", 1)
 px.flush_buffer()
 left = px.buffer_size()
 px.close()
 print(json.dumps({"version": __version__, "buffered": left}))
-""" % (T0, T0)
+""" % (T0, T0, T0)
 
 
 def run_peer(version, script, args, home, gw, timeout=180):
     env = dict(os.environ, HOME=str(home), PLEXUS_QUIET="1", PLEXUS_GATEWAY_URL=gw.url,
-               PLEXUS_GATEWAY_WS_URL=gw.ws_url)
+               PLEXUS_GATEWAY_WS_URL=gw.ws_url, PLEXUS_ENDPOINT=gw.url)
     env.pop("PYTHONPATH", None)
     return subprocess.Popen([peer_python(version), "-c", script] + [str(a) for a in args], cwd=str(home),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -50,11 +57,18 @@ def test_published_client_telemetry_is_stored_exactly(gateway, tmp_path, version
     out, err = p.communicate(timeout=180)
     assert p.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1]) == {"version": version, "buffered": 0}
-    wait_for(lambda: gateway.count(sid) == 301, what="all readings stored")
+    wait_for(lambda: gateway.count(sid) == 304, what="all readings stored")
     got = gateway.points(sid)
     assert [q["value"] for q in got[:300]] == list(range(300))
     assert [q["timestamp"] for q in got[:300]] == [T0 + i for i in range(300)]
     assert got[300] == {"class": "event", "metric": "boot", "value": {"fw": "1.2"}, "timestamp": T0 + 300}
+    assert [(q["metric"], q["value"], q["timestamp"]) for q in got[301:303]] == \
+        [("batch.a", 1.5, T0 + 301), ("batch.b", 2.5, T0 + 301)]
+    assert got[303]["metric"] == "in_run"
+    if version == "0.16.0":                        # the run went to our /api/runs and was judged
+        runs = gateway._query("SELECT name, status, test_result FROM test_runs", ())
+        assert [(r[0], r[1]) for r in runs] == [("soak-test", "completed")]
+        assert json.loads(runs[0][2])["passed"] is True
 
 
 SERVE_016 = r"""
@@ -144,3 +158,78 @@ def test_commands_need_the_commands_scope(gateway):
     assert http(gateway, "POST", "/v1/sources/x/commands", {"command": "a"}, key=writer)[0] == 403
     status, body, _ = http(gateway, "POST", "/v1/sources/x/commands", {"command": "a"}, key=gateway.key)
     assert status == 409 and body["queued"] is False          # not connected: said, not pretended
+
+
+STREAM_016 = r"""
+import sys, time
+from plexus import Plexus
+key, sid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+px = Plexus(api_key=key, source_id=sid)
+for i in range(n):
+    px.send("seq", i, timestamp=%d + i)
+    time.sleep(0.001)
+for _ in range(20):
+    if px.flush_buffer() and px.buffer_size() == 0:
+        break
+    time.sleep(0.5)
+left = px.buffer_size()
+px.close()
+print("left", left)
+""" % T0
+
+
+def test_gateway_sigkill_while_016_streams_with_acks_loses_nothing(gateway, tmp_path):
+    n = 3000
+    p = run_peer("0.16.0", STREAM_016, [gateway.key, "peer-kill", n], tmp_path, gateway)
+    try:
+        wait_for(lambda: gateway.count("peer-kill") >= 500, what="streaming under way")
+        gateway.kill()                                  # SIGKILL: no goodbye, no cleanup
+        gateway.start()
+        out, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0 and out.split() == ["left", "0"], err
+    rows = gateway._query("SELECT DISTINCT value FROM points WHERE source_id='peer-kill'", ())
+    assert sorted(int(r[0]) for r in rows) == list(range(n))     # 0.16 may resend (P5); never loses
+
+
+VIDEO_016 = r"""
+import os, sys, time
+from plexus import Plexus
+key, sid, jpeg, done = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read(), sys.argv[4]
+px = Plexus(api_key=key, source_id=sid)
+deadline = time.time() + 120
+while not os.path.exists(done) and time.time() < deadline:
+    px.send_video_frame(jpeg, camera_id="bench")
+    time.sleep(0.1)
+px.close()
+"""
+
+
+def test_016_video_frames_reach_a_viewer(gateway, tmp_path):
+    import base64
+
+    import cv2
+    import numpy as np
+    import websocket
+
+    from support.raw import next_of
+
+    ok, enc = cv2.imencode(".jpg", np.full((24, 32, 3), 128, np.uint8))
+    jpeg = tmp_path / "frame.jpg"
+    jpeg.write_bytes(enc.tobytes())
+    viewer = websocket.create_connection(gateway.ws_url + "/v1/sources/peer-video/video/stream?camera_id=bench",
+                                         timeout=60)
+    viewer.send(json.dumps({"type": "auth", "api_key": gateway.key}))
+    assert next_of(viewer, "init")["type"] == "init"
+    done = tmp_path / "done"
+    p = run_peer("0.16.0", VIDEO_016, [gateway.key, "peer-video", jpeg, done], tmp_path, gateway)
+    try:
+        f = next_of(viewer, "video_frame")
+    finally:
+        done.touch()
+        p.communicate(timeout=60)
+    assert (f["source_id"], f["camera_id"]) == ("peer-video", "bench")
+    assert base64.b64decode(f["frame"]) == jpeg.read_bytes()
+    viewer.close()
