@@ -1,6 +1,6 @@
 """Throughput and send() latency: our client against plexus-python 0.16.0.
 
-    .venv/bin/python tools/bench_client.py [--n 20000] [--peer-venv /tmp/pp016]
+    .venv/bin/python tools/bench_client.py [--n 20000]
 
 One local gateway (a real subprocess, the test fixture's Gateway), the same
 N readings, one send() call per reading, through each client in turn.
@@ -45,18 +45,6 @@ PEER = textwrap.dedent("""
                       "rate_limited_frames": px.rate_limited_frames}))
     px.close()
 """)
-
-
-def ensure_peer(venv):
-    py = Path(venv) / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    probe = subprocess.run([str(py), "-c", "import plexus; print(plexus.__version__)"],
-                           capture_output=True, text=True)
-    if probe.stdout.strip() != "0.16.0":
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "plexus-python==0.16.0"],
-                       check=True)
-    return str(py)
 
 
 def wait_stored(gw, source, n, timeout=120.0):
@@ -115,12 +103,11 @@ def bench_peer(gw, n, py, home):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=20000, help="readings per client")
-    ap.add_argument("--peer-venv", default="/tmp/pp016",
-                    help="virtualenv for plexus-python==0.16.0 (created if missing)")
     args = ap.parse_args()
     from support.gateway import Gateway
+    from support.peers import peer_python
 
-    peer_py = ensure_peer(args.peer_venv)
+    peer_py = peer_python("0.16.0")  # its own virtualenv under .peers/
     with tempfile.TemporaryDirectory() as tmp:
         gw = Gateway(Path(tmp), rate_limits=False)  # measure the clients, not the gateway's limits
         gw.start()
