@@ -34,23 +34,14 @@ class WsConn:
             self.reader.feed(rest)
 
     def _handshake(self, host, path, ms):
+        from plexus_core import wsopen
         from plexus_core.board import forget
-        from plexus_core.http11 import Response
         try:
-            key = wsframe.new_key(os.urandom(16))
-            self.conn.write(wsframe.handshake_request(host, path, key), self.timeout_ms)
-            resp = Response(head_only=True)
-            start = ms()
-            while not resp.done:
-                left = self.timeout_ms - (ms() - start)
-                n = self.conn.readinto(self._io, left) if left > 0 else None
-                if n is None:
-                    raise OSError(110)  # ETIMEDOUT
-                resp.feed(self._iomv[:n])
-            wsframe.check_handshake(resp.status, resp.headers, key)
-            return resp.rest
+            return wsopen.handshake(self.conn, host, path, os.urandom(16), self.timeout_ms, ms, self._io)
         finally:
-            forget("http11")  # only the handshake speaks HTTP: free its code
+            wsopen = None
+            forget("wsopen")  # only a connect needs it: free its code
+            forget("httphead")
 
     # -- writing -----------------------------------------------------------------------
 

@@ -1,13 +1,13 @@
 """WebSocket client framing (RFC 6455), sans-I/O.
 
-The client side of the handshake (key, request, accept check) and frames:
-client frames are masked (the built-in `websocket` module frames like a
-server, unmasked, so it cannot be used); server frames are read by Reader,
-which reassembles fragments and hands control frames over as they come.
+Frames only (the opening handshake is plexus_core.wsopen, loaded just to
+connect): client frames are masked (the built-in `websocket` module frames
+like a server, unmasked, so it cannot be used); server frames are read by
+Reader, which reassembles fragments and hands control frames over as they
+come.
 """
 
 import struct
-from binascii import b2a_base64
 
 CONT = 0
 TEXT = 1
@@ -23,8 +23,6 @@ POLICY = 1008          # auth failure
 TOO_BIG = 1009
 TRY_LATER = 1013
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
 
 class ProtocolError(ValueError):
     """The server broke the WebSocket protocol; `code` is the close code to send."""
@@ -32,37 +30,6 @@ class ProtocolError(ValueError):
     def __init__(self, msg, code=PROTOCOL_ERROR):
         super().__init__(msg)
         self.code = code
-
-
-def _b64(b):
-    return b2a_base64(b)[:-1]  # both runtimes append a newline
-
-
-def new_key(random16):
-    """Sec-WebSocket-Key from 16 random bytes."""
-    return _b64(random16).decode()
-
-
-def accept_for(key):
-    import hashlib
-    return _b64(hashlib.sha1(key.encode() + _GUID).digest()).decode()
-
-
-def handshake_request(host, path, key):
-    from plexus_core.http11 import request_head
-    return request_head("GET", host, path, {
-        "Upgrade": "websocket", "Connection": "Upgrade",
-        "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"})
-
-
-def check_handshake(status, headers, key):
-    """Raise ProtocolError unless the server switched to our WebSocket."""
-    if status != 101:
-        raise ProtocolError("WebSocket upgrade refused with HTTP %d" % status)
-    if headers.get("upgrade", "").lower() != "websocket":
-        raise ProtocolError("WebSocket upgrade answered without 'Upgrade: websocket'")
-    if headers.get("sec-websocket-accept") != accept_for(key):
-        raise ProtocolError("WebSocket upgrade with a wrong Sec-WebSocket-Accept")
 
 
 def header(opcode, n, mask_key, out):

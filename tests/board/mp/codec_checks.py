@@ -3,7 +3,7 @@ tests/board/test_codecs.py) and inside MicroPython (tests/micropython/run.py).""
 
 import struct
 
-from plexus_core import http11, wsframe
+from plexus_core import http11, wsframe, wsopen
 
 
 def raises(exc, fn, *args):
@@ -43,19 +43,19 @@ def server_frame(op, payload, fin=True, masked=False, len64=False):
 
 
 def test_handshake_accept_key_matches_rfc6455_example():
-    assert wsframe.accept_for("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-    assert wsframe.new_key(b"the sample nonce") == "dGhlIHNhbXBsZSBub25jZQ=="
+    assert wsopen.accept_for("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert wsopen.new_key(b"the sample nonce") == "dGhlIHNhbXBsZSBub25jZQ=="
 
 
 def test_handshake_request_and_check():
-    req = wsframe.handshake_request("gw.local:8080", "/ws/device", "dGhlIHNhbXBsZSBub25jZQ==")
+    req = wsopen.handshake_request("gw.local:8080", "/ws/device", "dGhlIHNhbXBsZSBub25jZQ==")
     assert req.startswith(b"GET /ws/device HTTP/1.1\r\nHost: gw.local:8080\r\n")
     assert b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" in req and req.endswith(b"\r\n\r\n")
     good = {"upgrade": "websocket", "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}
-    wsframe.check_handshake(101, good, "dGhlIHNhbXBsZSBub25jZQ==")
-    raises(wsframe.ProtocolError, wsframe.check_handshake, 101, good, "AAAAAAAAAAAAAAAAAAAAAA==")
-    raises(wsframe.ProtocolError, wsframe.check_handshake, 404, good, "dGhlIHNhbXBsZSBub25jZQ==")
-    raises(wsframe.ProtocolError, wsframe.check_handshake, 101, {"upgrade": "h2c"}, "x")
+    wsopen.check_handshake(101, good, "dGhlIHNhbXBsZSBub25jZQ==")
+    raises(wsframe.ProtocolError, wsopen.check_handshake, 101, good, "AAAAAAAAAAAAAAAAAAAAAA==")
+    raises(wsframe.ProtocolError, wsopen.check_handshake, 404, good, "dGhlIHNhbXBsZSBub25jZQ==")
+    raises(wsframe.ProtocolError, wsopen.check_handshake, 101, {"upgrade": "h2c"}, "x")
 
 
 def test_header_lengths_and_mask_bit():
