@@ -87,17 +87,5 @@ def plexus(*args, env=None, timeout=120):
     """The real `plexus` command; returns (exit status, stdout + stderr)."""
     tool = os.path.join(os.path.dirname(sys.executable), "plexus")
     r = subprocess.run([tool] + list(args), capture_output=True, text=True, timeout=timeout, env=env)
-    if "No module named 'plexus.gateway'" in r.stderr:  # TEMP until plexus.gateway lands
-        r = subprocess.run([sys.executable, "-c", _DIRECT] + list(args), capture_output=True, text=True,
-                           timeout=timeout, env=env)
     return r.returncode, r.stdout + r.stderr
 
-
-_DIRECT = """
-import argparse, sys
-from plexus import deploy
-p = argparse.ArgumentParser(prog="plexus")
-deploy.register(p.add_subparsers())
-a = p.parse_args(sys.argv[1:])
-sys.exit(a.func(a))
-"""
