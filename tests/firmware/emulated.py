@@ -88,4 +88,3 @@ def plexus(*args, env=None, timeout=120):
     tool = os.path.join(os.path.dirname(sys.executable), "plexus")
     r = subprocess.run([tool] + list(args), capture_output=True, text=True, timeout=timeout, env=env)
     return r.returncode, r.stdout + r.stderr
-
