@@ -16,14 +16,22 @@ The flash log defaults to /data/plexus, not /plexus: a directory named
 """
 
 import gc
+import json
 import time
 
 from plexus_core.clock import Clock, Monotonic
 from plexus_core.errors import PlexusError
 from plexus_core.flashlog import FlashLog
-from plexus_core.points import EVENT, encode_point, make_point, normalize_timestamp
 
 CLOSE_WAIT_MS = 5000
+_QUICK_INT = 0x3FFFFFFF  # ints a board holds without a long int: surely finite
+
+
+def _points():
+    """The full point model (plexus_core.points), loaded at the first reading
+    that is not a plain number: its code stays off the heap until needed."""
+    from plexus_core import points
+    return points
 
 
 def _sleep_ms(ms):
@@ -92,26 +100,38 @@ class Plexus:
         value: number (metric), or str/bool/dict/list (event). timestamp: epoch
         s or ms, or None for now on the gateway-corrected clock. Bad input
         raises ValueError before anything is queued."""
-        p = make_point(metric, value, timestamp, tags, data_class, self._clock.now_ms)
-        self._add(encode_point(p))
+        t = type(value)
+        if (timestamp is None and tags is None and data_class is None and type(metric) is str
+                and 0 < len(metric) <= 64
+                and (t is float and value - value == 0 or t is int and -_QUICK_INT <= value <= _QUICK_INT)):
+            # The bulk of board traffic: a short name (<= 256 UTF-8 bytes), a
+            # finite number, stamped now. It meets every rule of
+            # points.make_point and encodes as its encode_point does.
+            p = {"class": "metric", "metric": metric, "value": value, "timestamp": self._clock.now_ms()}
+            self._add(json.dumps(p, separators=(",", ":")))
+            return True
+        pm = _points()
+        self._add(pm.encode_point(pm.make_point(metric, value, timestamp, tags, data_class,
+                                                self._clock.now_ms)))
         return True
 
     def event(self, name, data, timestamp=None, tags=None):
         """Queue a named event (text, number, bool, dict or list)."""
-        return self.send(name, data, timestamp, tags, EVENT)
+        return self.send(name, data, timestamp, tags, "event")
 
     def send_batch(self, points, timestamp=None, tags=None):
         """Queue [(metric, value)] or [(metric, value, timestamp)] readings; all
         are checked first, so one bad reading raises and none is queued."""
+        pm = _points()
         now = self._clock.now_ms
-        shared = normalize_timestamp(timestamp, now)
+        shared = pm.normalize_timestamp(timestamp, now)
         enc = []
         for i, item in enumerate(points):
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
                 raise ValueError("send_batch item %d must be (metric, value) or "
                                  "(metric, value, timestamp), got %r" % (i, item))
             ts = item[2] if len(item) == 3 and item[2] is not None else shared
-            enc.append(encode_point(make_point(item[0], item[1], ts, tags, None, now)))
+            enc.append(pm.encode_point(pm.make_point(item[0], item[1], ts, tags, None, now)))
         for e in enc:
             self._add(e)
         return True

@@ -55,6 +55,39 @@ def test_bad_readings_raise_and_queue_nothing():
     assert px.buffer_size() == 0
 
 
+def staged(px):
+    return bytes(px._log._buf[:px._log._n]).decode()
+
+
+def test_plain_numbers_encode_as_the_point_model_does():
+    # send() takes a short cut for a plain number stamped now; it must give
+    # the text points.make_point + encode_point give, and load neither.
+    import sys
+    sys.modules.pop("plexus_core.points", None)
+    px = client(segment_bytes=65535)  # all of it stays staged in RAM
+    px._clock._wall = lambda: 1760000000123
+    values = (0, -5, 21.5, -0.0, 1e300, 1e-300, 0x3FFFFFFF, -0x3FFFFFFF)
+    names = ("temp", "t\u00e9mp\u00e9rature", "x" * 64, "\U0001f600" * 64)
+    sent = []
+    for name in names:
+        for v in values:
+            px.send(name, v)
+            sent.append((name, v))
+    assert "plexus_core.points" not in sys.modules
+    from plexus_core.points import encode_point, make_point
+    want = ",".join(encode_point(make_point(n, v, 1760000000123)) for n, v in sent)
+    assert staged(px) == want
+    # what the short cut does not take still meets every rule
+    refused(ValueError, lambda: px.send("\U0001f600" * 65, 1), "256")
+    refused(ValueError, lambda: px.send("t", float("-inf")), "finite")
+    before = px.buffer_size()
+    px.send("big", 2 ** 70)
+    px.send("flag", True)
+    assert px.buffer_size() == before + 2
+    assert staged(px).endswith(",".join((encode_point(make_point("big", 2 ** 70, 1760000000123)),
+                                         encode_point(make_point("flag", True, 1760000000123)))))
+
+
 def test_readings_wait_on_flash_while_the_gateway_is_away():
     px = client(timeout=0.5)
     px.send("temp", 21.5)
