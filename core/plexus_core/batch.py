@@ -3,12 +3,11 @@
 Points are stored and sent as their compact JSON; a batch is cut before it
 would pass the point limit or the byte budget of its carrier (900 kB per
 WebSocket frame, 4 MiB per HTTP body), so no frame the gateway would refuse
-is ever built. Frames are assembled by joining the encoded points, never by
-re-encoding them.
+is ever built. The frames themselves are plexus_core.frames (re-exported
+here).
 """
 
-import json
-
+from plexus_core.frames import ingest_body, telemetry_frame  # noqa: F401 (the carriers)
 from plexus_core.sizes import json_nbytes as nbytes
 from plexus_core.limits import (MAX_POINTS_PER_BATCH, WS_FRAME_TARGET,
                                 HTTP_BODY_TARGET, FRAME_ENVELOPE_BYTES)
@@ -59,33 +58,6 @@ def split(encoded_points, max_points=MAX_POINTS_PER_BATCH, max_bytes=WS_FRAME_TA
     if len(b):
         out.append(b.take())
     return out
-
-
-def _joined(encoded_points):
-    if encoded_points and not isinstance(encoded_points[0], str):
-        encoded_points = [e.decode() for e in encoded_points]
-    return ",".join(encoded_points)
-
-
-def telemetry_frame(encoded_points, seq=None, batch_id=None):
-    """The device WebSocket telemetry frame text.
-
-    `seq` only when the gateway offered acks; `batch_id` is our idempotency
-    extension (hosted gateways ignore unknown keys)."""
-    head = '{"type":"telemetry"'
-    if seq is not None:
-        head += ',"seq":%d' % seq
-    if batch_id is not None:
-        head += ',"batch_id":' + json.dumps(batch_id)
-    return head + ',"points":[' + _joined(encoded_points) + "]}"
-
-
-def ingest_body(source_id, encoded_points, batch_id=None):
-    """The POST /ingest JSON body."""
-    head = '{"source_id":' + json.dumps(source_id)
-    if batch_id is not None:
-        head += ',"batch_id":' + json.dumps(batch_id)
-    return head + ',"points":[' + _joined(encoded_points) + "]}"
 
 
 HTTP_LIMITS = (MAX_POINTS_PER_BATCH, HTTP_BODY_TARGET)

@@ -6,7 +6,7 @@ table as CPython): stored -> delete; transient -> keep and back off; key
 refused -> keep and report; the batch itself refused -> drop and report.
 """
 
-from plexus_core import __version__, batch, ingest
+from plexus_core import __version__, frames, ingest
 from plexus_core.backoff import Backoff
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
 from plexus_core.http11 import Response, date_ms, request_head
@@ -41,7 +41,7 @@ class HttpLink:
             if r is None:
                 continue  # failed its CRC: removed and counted by the log
             bid, npts, plen = r
-            head = batch.ingest_body(self.px.source_id, [""], bid)[:-2].encode()
+            head = frames.ingest_body(self.px.source_id, [""], bid)[:-2].encode()
             try:
                 status, body = self._post(head, seq, plen)
             except (OSError, ValueError) as e:

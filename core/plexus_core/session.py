@@ -17,7 +17,7 @@ frame text; never log frames.
 
 import json
 
-from plexus_core import batch, limits
+from plexus_core import frames, limits
 
 CLOSED = 0
 AUTHENTICATING = 1
@@ -116,13 +116,13 @@ class DeviceSession:
         if self.state != READY:
             raise ValueError("telemetry before the connection is authenticated")
         if not self.acks:
-            return batch.telemetry_frame(encoded_points, None, batch_id)
+            return frames.telemetry_frame(encoded_points, None, batch_id)
         if npoints is None:
             npoints = len(encoded_points)
         self._seq += 1
         self._window.append([self._seq, batch_id, npoints, now_ms])
         self._window_points += npoints
-        return batch.telemetry_frame(encoded_points, self._seq, batch_id)
+        return frames.telemetry_frame(encoded_points, self._seq, batch_id)
 
     def unsend(self, batch_id):
         """The local write of the newest frame failed: forget it."""
