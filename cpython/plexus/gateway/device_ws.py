@@ -88,16 +88,17 @@ async def device_socket(request):
         return await _refuse(ws, "API key is limited to another source")
 
     conn = DeviceConn(ws, source_id, auth, st.limits)
-    reply = {"type": "authenticated", "source_id": source_id, "server_time_ms": now_ms(), "protocol": 1,
-             "max_frame_bytes": limits.WS_READ_LIMIT}
-    if conn.acks:
-        reply["acks"] = True
     manifest_errors = st.commands.check_manifest(conn)  # drops the entries it reports
     await st.store.describe_source(source_id, conn.platform, conn.agent_version, conn.commands, None)
     st.hub.attach(conn)
     log.info("device %s connected (%s %s)", source_id, conn.platform, conn.agent_version)
     sender = conn.sender = asyncio.ensure_future(_send_results(conn, st))
     try:
+        reply = {"type": "authenticated", "source_id": source_id, "protocol": 1,
+                 "max_frame_bytes": limits.WS_READ_LIMIT}
+        if conn.acks:
+            reply["acks"] = True
+        reply["server_time_ms"] = now_ms()  # last, so the disk write above does not age it
         await ws.send_str(json.dumps(reply))
         for e in manifest_errors:
             await conn.send(e)
