@@ -45,11 +45,14 @@ def _insert_batch(conn, source_id, batch_id, points, received_ms):
     rows = []
     for p in points:
         v = p["value"]
-        num = float(v) if p["class"] == "metric" else None  # REAL: an int past 2**63 is no INTEGER
+        if p["class"] == "metric":  # a finite int or float: repr() is its JSON text, ~10x cheaper
+            num, text = float(v), repr(v)  # REAL: an int past 2**63 is no INTEGER
+        else:
+            num, text = None, _dumps(v)
         tags = p.get("tags")
         ts = received_ms if p["timestamp"] is None else p["timestamp"]
-        rows.append((source_id, p["metric"], p["class"], ts, num, _dumps(v),
-                     _dumps(tags) if tags else None, received_ms))
+        rows.append((source_id, p["metric"], p["class"], ts, num, text, _dumps(tags) if tags else None,
+                     received_ms))
     conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
                      "VALUES (?,?,?,?,?,?,?,?)", rows)
     # Metric names kept apart, so queries over "every metric" probe the one
