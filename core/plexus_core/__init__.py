@@ -6,3 +6,13 @@ the point model, clock, backoff, encoding and device session are plain logic.
 """
 
 __version__ = "0.1.0"
+
+
+def forget(name):
+    """Drop a core module used once (setup, a handshake, recovery) so its
+    code leaves a board's heap; a later import loads it again."""
+    import sys
+    sys.modules.pop("plexus_core." + name, None)
+    g = globals()
+    if name in g:
+        del g[name]

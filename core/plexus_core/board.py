@@ -19,6 +19,7 @@ import gc
 import json
 import time
 
+from plexus_core import forget
 from plexus_core.clock import Clock, Monotonic
 from plexus_core.errors import PlexusError
 from plexus_core.flashlog import FlashLog
@@ -45,18 +46,6 @@ def _ms(seconds):
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
         raise ValueError("timeout must be a positive number of seconds, got %r" % (seconds,))
     return int(seconds * 1000)
-
-
-def forget(name):
-    """Drop a module used once (setup, handshake) so its code leaves the heap;
-    a later import loads it again."""
-    import sys
-    import plexus_core
-    sys.modules.pop("plexus_core." + name, None)
-    try:
-        delattr(plexus_core, name)
-    except AttributeError:
-        pass
 
 
 class Plexus:

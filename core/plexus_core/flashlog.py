@@ -19,35 +19,12 @@ and counted on recovery, never delivered.
 
 import os
 import struct
-from binascii import crc32, hexlify
+from binascii import crc32
 
 MAGIC = b"PX\x01"
 HEAD = 12
 SUFFIX = ".seg"
 ENOSPC = 28  # MicroPython's errno module has no ENOSPC name
-
-
-def make_dirs(path):
-    """mkdir -p (MicroPython has no os.makedirs)."""
-    part = ""
-    for name in path.split("/"):
-        if not name:
-            continue
-        part += "/" + name if (part or path.startswith("/")) else name
-        try:
-            os.mkdir(part)
-        except OSError:
-            pass  # exists
-
-
-def boot_prefix():
-    """Unique per boot: batch ids of this boot never repeat an earlier one's."""
-    try:
-        b = os.urandom(8)
-    except Exception:  # ports without urandom
-        import random, time
-        b = struct.pack("<II", random.getrandbits(32), time.ticks_us() if hasattr(time, "ticks_us") else 0)
-    return hexlify(b).decode()
 
 
 class FlashLog:
@@ -60,10 +37,9 @@ class FlashLog:
         self.path = path.rstrip("/") or "/"
         self.segment_bytes = segment_bytes
         self.max_segments = max_segments
-        self.prefix = prefix or boot_prefix()
+        self.prefix = prefix
         # RAM batch: the payload of the next segment (header room kept free).
         self._buf = bytearray(segment_bytes)
-        self._cap = segment_bytes - HEAD - len(self.prefix) - 12
         self._n = 0           # payload bytes staged
         self.staged = 0       # readings staged
         self.seqs = []        # segment numbers on flash, oldest first
@@ -72,8 +48,14 @@ class FlashLog:
         self.discarded = 0    # torn/corrupt segments removed on recovery
         self.evicted = 0      # readings dropped because the log was full
         self.written = 0      # bytes written to segment files (for benchmarks)
-        make_dirs(self.path)
-        self._recover()
+        self._next = 0
+        from plexus_core import flashopen, forget
+        try:
+            flashopen.open_log(self)  # mkdir -p, the boot's batch-id prefix, recovery
+        finally:
+            flashopen = None
+            forget("flashopen")  # runs once: free its code
+        self._cap = segment_bytes - HEAD - len(self.prefix) - 12
 
     # -- names -------------------------------------------------------------------
 
@@ -85,28 +67,6 @@ class FlashLog:
             os.remove(self._name(seq))
         except OSError:
             pass  # already gone
-
-    # -- recovery ----------------------------------------------------------------
-
-    def _recover(self):
-        found = []
-        for name in os.listdir(self.path):
-            if name.endswith(SUFFIX) and len(name) == 8 + len(SUFFIX):
-                try:
-                    found.append(int(name[:8], 16))
-                except ValueError:
-                    pass
-        found.sort()
-        for seq in found:
-            r = self._verify(seq, self._buf)  # the RAM batch is empty yet: scratch
-            if r is None:
-                self.discarded += 1
-                self._remove(seq)
-            else:
-                self.seqs.append(seq)
-                self.npts.append(r[1])
-                self.stored += r[1]
-        self._next = found[-1] + 1 if found else 0
 
     # -- writing -----------------------------------------------------------------
 

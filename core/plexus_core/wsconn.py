@@ -34,8 +34,7 @@ class WsConn:
             self.reader.feed(rest)
 
     def _handshake(self, host, path, ms):
-        from plexus_core import wsopen
-        from plexus_core.board import forget
+        from plexus_core import forget, wsopen
         try:
             return wsopen.handshake(self.conn, host, path, os.urandom(16), self.timeout_ms, ms, self._io)
         finally:

@@ -7,6 +7,8 @@ acknowledged; frames in flight when a connection ends are sent again on the
 next one (same batch id, so the gateway stores them once).
 """
 
+import gc
+
 from plexus_core import __version__, session as S, wsframe
 from plexus_core.backoff import Backoff, goodbye_delay_ms
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
@@ -70,6 +72,7 @@ class WsLink:
 
     def _connect(self, now):
         px = self.px
+        gc.collect()  # a connect needs room for the handshake code: start compact
         scheme, host, port, path = self.url
         try:
             tls = tls_context(px.ca if px.tls_verify else None) if scheme == "wss" else None

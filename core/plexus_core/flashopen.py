@@ -1,0 +1,60 @@
+"""Opening a flash log (plexus_core.flashlog), once per start: create its
+directory, pick this boot's batch-id prefix, and recover the segments left
+on flash in order, discarding (and counting) torn or corrupt ones.
+
+Loaded by FlashLog() and dropped after: on a board every loaded line of
+code costs heap.
+"""
+
+import os
+import struct
+from binascii import hexlify
+
+from plexus_core.flashlog import SUFFIX
+
+
+def make_dirs(path):
+    """mkdir -p (MicroPython has no os.makedirs)."""
+    part = ""
+    for name in path.split("/"):
+        if not name:
+            continue
+        part += "/" + name if (part or path.startswith("/")) else name
+        try:
+            os.mkdir(part)
+        except OSError:
+            pass  # exists
+
+
+def boot_prefix():
+    """Unique per boot: batch ids of this boot never repeat an earlier one's."""
+    try:
+        b = os.urandom(8)
+    except Exception:  # ports without urandom
+        import random, time
+        b = struct.pack("<II", random.getrandbits(32), time.ticks_us() if hasattr(time, "ticks_us") else 0)
+    return hexlify(b).decode()
+
+
+def open_log(log):
+    make_dirs(log.path)
+    if not log.prefix:
+        log.prefix = boot_prefix()
+    found = []
+    for name in os.listdir(log.path):
+        if name.endswith(SUFFIX) and len(name) == 8 + len(SUFFIX):
+            try:
+                found.append(int(name[:8], 16))
+            except ValueError:
+                pass
+    found.sort()
+    for seq in found:
+        r = log._verify(seq, log._buf)  # the RAM batch is empty yet: scratch
+        if r is None:
+            log.discarded += 1
+            log._remove(seq)
+        else:
+            log.seqs.append(seq)
+            log.npts.append(r[1])
+            log.stored += r[1]
+    log._next = found[-1] + 1 if found else 0
