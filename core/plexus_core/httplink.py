@@ -8,7 +8,6 @@ refused -> keep and report; the batch itself refused -> drop and report.
 
 from plexus_core import __version__, frames, ingest
 from plexus_core.backoff import Backoff
-from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
 from plexus_core.http11 import Response, date_ms, request_head
 from plexus_core.net import Closed, Conn, host_header, rand01, tls_context
 
@@ -120,24 +119,21 @@ class HttpLink:
             px.last_error = None
             d = ingest.dropped_count(body)
             if d:
-                px.dropped_points += d
-                px.report(RateLimitedError("the gateway stored and then dropped %d readings "
-                                           "for a rate or plan limit" % d))
+                from plexus_core import refusals
+                refusals.points_dropped(px, d)
             return
+        from plexus_core import refusals
         why = "HTTP %d: %s" % (status, ingest.error_text(body))
         if kind == ingest.REJECTED:
             log.delete(seq)
-            px.rejected_points += npts
-            px.report(PlexusError("the gateway refused %d readings (%s); they were dropped"
-                                  % (npts, why)))
+            refusals.batch_refused(px, npts, why)
             return
         px.last_error = why
         self.retry_at = now + self.backoff.next_ms()
         if kind == ingest.AUTH:
-            px.report(AuthenticationError("the gateway refused the API key for %s (%s); "
-                                          "readings stay on flash" % (px.source_id, why)))
+            refusals.key_refused(px, " (%s)" % why)
         elif kind == ingest.OTHER:
-            px.report(PlexusError("the gateway answered %s; readings stay on flash" % why))
+            refusals.answered(px, why)
 
     def close(self):
         if self.conn is not None:

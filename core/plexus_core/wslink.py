@@ -11,7 +11,6 @@ import gc
 
 from plexus_core import __version__, session as S, wsframe
 from plexus_core.backoff import Backoff, goodbye_delay_ms
-from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
 from plexus_core.net import rand01, tls_context
 from plexus_core.wsconn import WsConn
 
@@ -189,33 +188,30 @@ class WsLink:
                 self._rejected(ev[1], ev[2], ev[3], now)
             elif k == S.ERROR:
                 if ev[1] in S.LIMIT_CODES:
-                    px.rate_limited_frames += 1
-                    px.report(RateLimitedError("the gateway dropped a frame: %s" % ev[1]))
+                    from plexus_core import refusals
+                    refusals.frame_dropped(px, ev[1])
                 else:
                     px.last_error = "gateway error %s: %s" % (ev[1], ev[2])
             elif k == S.AUTH_FAILED:
-                px.report(AuthenticationError("the gateway refused the API key for %s: %s; "
-                                              "readings stay on flash" % (px.source_id, ev[1])))
+                from plexus_core import refusals
+                refusals.key_refused(px, ": " + str(ev[1]))
                 self._drop("authentication failed: %s" % ev[1], now)
                 return
 
     def _rejected(self, bid, code, detail, now):
+        from plexus_core import refusals
         px = self.px
         seq = self._take(bid)
         if code in S.LIMIT_CODES:  # not stored because of a limit: send it again later
-            px.rate_limited_frames += 1
             self.hold_until = now + LIMIT_HOLD_MS
-            px.report(RateLimitedError("the gateway refused a frame (%s); it is kept and "
-                                       "sent again" % code))
+            refusals.frame_held(px, code)
             return
         if seq is None:
             return
         log = px._log
         n = log.npts[log.seqs.index(seq)] if seq in log.seqs else 0
         log.delete(seq)
-        px.rejected_points += n
-        px.report(PlexusError("the gateway refused %d readings (%s: %s); they were dropped"
-                              % (n, code, detail)))
+        refusals.batch_refused(px, n, "%s: %s" % (code, detail))
 
     def _take(self, bid):
         for i in range(len(self.flight)):
