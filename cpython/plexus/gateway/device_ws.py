@@ -198,7 +198,8 @@ async def _text(conn, st, text):
         return
     if t == "heartbeat":
         st.store.touch_source(conn.source_id)
-        if "sync" in f:  # our clock-sync extension: echo with the gateway's time
+        sync = f.get("sync")
+        if type(sync) in (int, float):  # our clock-sync extension: echo with the gateway's time
             await conn.send({"type": "time", "sync": f["sync"], "server_time_ms": now_ms()})
     elif t == "pong":
         pass
