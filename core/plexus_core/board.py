@@ -28,13 +28,6 @@ CLOSE_WAIT_MS = 5000
 _QUICK_INT = 0x3FFFFFFF  # ints a board holds without a long int: surely finite
 
 
-def _points():
-    """The full point model (plexus_core.points), loaded at the first reading
-    that is not a plain number: its code stays off the heap until needed."""
-    from plexus_core import points
-    return points
-
-
 def _sleep_ms(ms):
     if hasattr(time, "sleep_ms"):
         time.sleep_ms(ms)
@@ -99,7 +92,7 @@ class Plexus:
             p = {"class": "metric", "metric": metric, "value": value, "timestamp": self._clock.now_ms()}
             self._add(json.dumps(p, separators=(",", ":")))
             return True
-        pm = _points()
+        from plexus_core import points as pm  # the full point model, loaded when first needed
         self._add(pm.encode_point(pm.make_point(metric, value, timestamp, tags, data_class,
                                                 self._clock.now_ms)))
         return True
@@ -107,23 +100,6 @@ class Plexus:
     def event(self, name, data, timestamp=None, tags=None):
         """Queue a named event (text, number, bool, dict or list)."""
         return self.send(name, data, timestamp, tags, "event")
-
-    def send_batch(self, points, timestamp=None, tags=None):
-        """Queue [(metric, value)] or [(metric, value, timestamp)] readings; all
-        are checked first, so one bad reading raises and none is queued."""
-        pm = _points()
-        now = self._clock.now_ms
-        shared = pm.normalize_timestamp(timestamp, now)
-        enc = []
-        for i, item in enumerate(points):
-            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise ValueError("send_batch item %d must be (metric, value) or "
-                                 "(metric, value, timestamp), got %r" % (i, item))
-            ts = item[2] if len(item) == 3 and item[2] is not None else shared
-            enc.append(pm.encode_point(pm.make_point(item[0], item[1], ts, tags, None, now)))
-        for e in enc:
-            self._add(e)
-        return True
 
     def _add(self, encoded):
         if self._closed:
@@ -205,7 +181,7 @@ class Plexus:
         self.close()
 
     def __getattr__(self, name):
-        """Less used calls (run, poll_task, counters, the CPython-only video
+        """Less used calls (send_batch, run, poll_task, counters, the CPython-only video
         calls) live in boardextra, loaded on first use to spare the heap."""
         from plexus_core import boardextra
         return boardextra.get(self, name)

@@ -1,5 +1,5 @@
 """The board client's less used calls, loaded on first use (board.Plexus
-.__getattr__): commands, run windows, the asyncio task, counters, and a
+.__getattr__): send_batch, commands, run windows, the asyncio task, counters, and a
 clear error for what only the CPython package can do."""
 
 from plexus_core.errors import NotOnBoardError, PlexusError
@@ -24,6 +24,8 @@ def get(px, name):
             from plexus_core.board_commands import BoardCommands
             px._commands = BoardCommands(px._mono.ms)
         return getattr(px._commands, name)
+    if name == "send_batch":
+        return lambda points, timestamp=None, tags=None: send_batch(px, points, timestamp, tags)
     if name == "run":
         return lambda name, tags=None, **kw: Run(px, name, tags)
     if name == "poll_task":
@@ -34,6 +36,24 @@ def get(px, name):
                                   "on a Linux computer); a board has no video" % name)
         return cpython_only
     raise AttributeError(name)
+
+
+def send_batch(px, points, timestamp=None, tags=None):
+    """Queue [(metric, value)] or [(metric, value, timestamp)] readings; all
+    are checked first, so one bad reading raises and none is queued."""
+    from plexus_core import points as pm
+    now = px._clock.now_ms
+    shared = pm.normalize_timestamp(timestamp, now)
+    enc = []
+    for i, item in enumerate(points):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError("send_batch item %d must be (metric, value) or "
+                             "(metric, value, timestamp), got %r" % (i, item))
+        ts = item[2] if len(item) == 3 and item[2] is not None else shared
+        enc.append(pm.encode_point(pm.make_point(item[0], item[1], ts, tags, None, now)))
+    for e in enc:
+        px._add(e)
+    return True
 
 
 class Run:
