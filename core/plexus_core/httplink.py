@@ -25,7 +25,7 @@ class HttpLink:
         self.backoff = Backoff(rand01)
         self.conn = None
         self.retry_at = 0
-        self._io = bytearray(1024)   # segment pieces out, the answer in
+        self._io = bytearray(512)    # segment pieces out, the answer in
         self._iomv = memoryview(self._io)
 
     def connected(self):

@@ -14,8 +14,8 @@ from plexus_core.net import Conn, host_header
 
 class WsConn:
     def __init__(self, url, timeout_ms, tls, buf, ms, max_message):
-        """url: (scheme, host, port, path); buf: the I/O buffer to use (1 KiB
-        is plenty); ms(): monotonic ms, for the handshake deadline."""
+        """url: (scheme, host, port, path); buf: the I/O buffer to use (512
+        bytes is plenty); ms(): monotonic ms, for the handshake deadline."""
         scheme, host, port, path = url
         self.timeout_ms = timeout_ms
         self._io = buf

@@ -31,7 +31,7 @@ class WsLink:
         self.retry_at = 0     # monotonic ms before which no reconnect is tried
         self.hold_until = 0   # monotonic ms before which no frame is sent
         self.flight = []      # [batch_id, seq] written and not yet acknowledged
-        self._io = bytearray(1024)   # socket reads, and frames written in pieces
+        self._io = bytearray(512)    # socket reads, and frames written in pieces
 
     def connected(self):
         return self.ws is not None and self.session.state == S.READY
