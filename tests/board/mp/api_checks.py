@@ -1,6 +1,6 @@
 """The board client's API without a gateway, inside MicroPython: bad input
 raises at the call naming what to fix, CPython-only features name the
-CPython package, readings wait on flash. (tests/board/test_api.py)"""
+CPython package, readings wait on flash. (tests/board/test_board_api.py)"""
 
 import json
 import os
