@@ -87,7 +87,7 @@ def main():
     print("\n%-*s  %-22s %s" % (width, "benchmark" + (" (quick)" if args.quick else ""), "measured", "target"))
     print("-" * (width + 34))
     for what, shown, target in rows:
-        print("%-*s  %-22s %s" % (width, what, shown, target))
+        print(("%-*s  %-22s %s" % (width, what, shown, target)).rstrip())
 
 
 if __name__ == "__main__":
