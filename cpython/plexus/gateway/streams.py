@@ -69,38 +69,40 @@ async def logs_stream(request):
     return await _points_stream(request, "log_viewers", _wanted(request, "names"))
 
 
-async def _points_stream(request, kind, wanted):
-    st = request.app[STATE]
-    source_id = request.match_info["source_id"]
+async def _open(request, unauthorized_code):
+    """The accepted socket and the viewer's key, or (socket, None) after
+    closing it with `unauthorized_code`."""
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)
-    key = await _authenticate(ws, st, source_id)
+    key = await _authenticate(ws, request.app[STATE], request.match_info["source_id"])
     if key is None:
-        await ws.close(code=4401, message=b"unauthorized")
-        return ws
-    await _serve(ws, Viewer(ws, key, source_id, wanted), getattr(st.hub, kind))
-    await ws.close()
+        await ws.close(code=unauthorized_code, message=b"unauthorized")
+    return ws, key
+
+
+async def _points_stream(request, kind, wanted):
+    ws, key = await _open(request, 4401)
+    if key is not None:
+        hub = request.app[STATE].hub
+        await _serve(ws, Viewer(ws, key, request.match_info["source_id"], wanted), getattr(hub, kind))
+        await ws.close()
     return ws
 
 
 async def video_stream(request):
-    st = request.app[STATE]
-    source_id = request.match_info["source_id"]
     cams = [c for c in request.query.getall("camera_id", []) if c]
     wanted = None if not cams or cams == ["default"] else set(cams)
     try:
         timeout_s = float(request.query.get("timeout", DEFAULT_VIDEO_TIMEOUT_S))
     except ValueError:
         timeout_s = DEFAULT_VIDEO_TIMEOUT_S
-    ws = web.WebSocketResponse(heartbeat=30.0)
-    await ws.prepare(request)
-    key = await _authenticate(ws, st, source_id)
+    ws, key = await _open(request, 4001)
     if key is None:
-        await ws.close(code=4001, message=b"unauthorized")
         return ws
-    await ws.send_str(json.dumps({"type": "init", "online_sources": st.hub.online_cameras(key)}))
-    viewer = Viewer(ws, key, source_id, wanted, queue_size=2, latest_wins=True)
-    if await _serve(ws, viewer, st.hub.video_viewers, timeout_s):
+    hub = request.app[STATE].hub
+    await ws.send_str(json.dumps({"type": "init", "online_sources": hub.online_cameras(key)}))
+    viewer = Viewer(ws, key, request.match_info["source_id"], wanted, queue_size=2, latest_wins=True)
+    if await _serve(ws, viewer, hub.video_viewers, timeout_s):
         await ws.close(code=4008, message=b"timeout")
     else:
         await ws.close()
