@@ -68,21 +68,33 @@ async def end_run(request):
         ended = parse_time("ended_at", body.get("ended_at") or "")
     except (ValueError, AttributeError, BadRequest) as e:
         return error(400, str(e))
-    results = []
-    for c in run["pass_criteria"]:
-        vals = await st.store.metric_values(run["source_id"], c["metric"], run["started_ms"], ended)
-        ok = bool(vals) and all(OPS[c["operator"]](v, c["value"]) for v in vals)
-        results.append(dict(c, passed=ok, readings=len(vals)))
-    run.update(status=body["status"], ended_at=body["ended_at"], ended_ms=ended,
-               test_result={"passed": all(r["passed"] for r in results), "criteria_results": results})
+    run.update(status=body["status"], ended_at=body["ended_at"], ended_ms=ended)
+    await _judge(st.store, run)
     await st.store.put_test_run(run)
     return web.json_response({"run": run})
 
 
+async def _judge(store, run):
+    """Each pass criterion against the readings stored in the run's window."""
+    results = []
+    for c in run["pass_criteria"]:
+        vals = await store.metric_values(run["source_id"], c["metric"], run["started_ms"], run["ended_ms"])
+        ok = bool(vals) and all(OPS[c["operator"]](v, c["value"]) for v in vals)
+        results.append(dict(c, passed=ok, readings=len(vals)))
+    run["test_result"] = {"passed": all(r["passed"] for r in results), "criteria_results": results}
+
+
 async def get_run(request):
+    """A run; an ended run is judged again, since readings from its window
+    may have arrived after it was closed (a device's last batch, a backlog)."""
     await require_key(request, "read")
-    run = await request.app[STATE].store.get_test_run(request.match_info["run_id"])
-    return web.json_response({"run": run}) if run else error(404, "NOT_FOUND: no such run")
+    store = request.app[STATE].store
+    run = await store.get_test_run(request.match_info["run_id"])
+    if run is None:
+        return error(404, "NOT_FOUND: no such run")
+    if run.get("ended_ms") is not None:
+        await _judge(store, run)
+    return web.json_response({"run": run})
 
 
 async def register_source(request):

@@ -14,7 +14,6 @@ from aiohttp import web
 from plexus.gateway.state import error, require_key
 from plexus.gateway.store import now_ms
 
-FINAL = ("succeeded", "failed", "expired")
 DEFAULT_TTL_S = 30.0
 _NAME_FIRST = "abcdefghijklmnopqrstuvwxyz"
 _NAME_REST = _NAME_FIRST + "0123456789_"
@@ -168,8 +167,8 @@ class Commands:
         run = await self.store.get_run(request.match_info["run_id"])
         if run is None or run["source_id"] != sid:
             return error(404, "no such run")
-        if run["state"] not in FINAL and run["seq"] == 0 and now_ms() >= run["deadline_ms"]:
-            run["state"] = "expired"
+        if run["state"] == "queued" and run["attempt"] == 0 and now_ms() >= run["deadline_ms"]:
+            run["state"] = "expired"  # never delivered; a delivered run's outcome is the device's to report
             await self.store.put_run(run)
         return web.json_response(run)
 
