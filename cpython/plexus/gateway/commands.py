@@ -49,10 +49,10 @@ class Commands:
 
     async def device_connected(self, conn):
         for run in await self.store.open_runs(conn.source_id):
-            if now_ms() >= run["deadline_ms"]:
-                run["state"] = "expired"
+            if run["attempt"] == 0 and now_ms() >= run["deadline_ms"]:
+                run["state"] = "expired"  # queued while the device was away, and too late now
                 await self.store.put_run(run)
-            elif run["attempt"] == 0 or run["idempotent"]:
+            elif run["attempt"] == 0 or (run["idempotent"] and now_ms() < run["deadline_ms"]):
                 await self._deliver(conn, run)
 
     async def device_frame(self, conn, f):
