@@ -115,7 +115,14 @@ def test_016_commands_v1_round_trip(gateway, tmp_path):
     done = tmp_path / "done"
     p = run_peer("0.16.0", SERVE_016, [gateway.key, "peer-cmd-16", done], tmp_path, gateway)
     try:
-        wait_for(lambda: declared(gateway, "peer-cmd-16", "set_speed"), what="the declaration")
+        try:
+            wait_for(lambda: declared(gateway, "peer-cmd-16", "set_speed"), timeout=15, what="the declaration")
+        except AssertionError:
+            # 0.16 starts its socket inside @px.command before it records the
+            # declaration (P19): on a busy machine the auth frame can leave
+            # without it. A gateway restart (1001) makes it reconnect with it.
+            gateway.restart()
+            wait_for(lambda: declared(gateway, "peer-cmd-16", "set_speed"), what="the declaration")
         status, run, _ = http(gateway, "POST", "/v1/sources/peer-cmd-16/runs",
                               {"command": "set_speed", "params": {"rpm": "1200"}}, key=gateway.key)
         assert status == 201 and run["state"] == "queued"
