@@ -111,18 +111,23 @@ def declared(gw, sid, name):
     return status == 200 and body["online"] and any(c.get("name") == name for c in body["commands"])
 
 
+def wait_declared(gw, sid, name):
+    try:
+        wait_for(lambda: declared(gw, sid, name), timeout=15, what="the declaration")
+    except AssertionError:
+        # Both published clients start their socket inside the declaring call,
+        # before they record the declaration (P19): on a busy machine the auth
+        # frame can leave without it. A gateway restart makes them reconnect
+        # with it, as it would for a user.
+        gw.restart()
+        wait_for(lambda: declared(gw, sid, name), what="the declaration after a reconnect")
+
+
 def test_016_commands_v1_round_trip(gateway, tmp_path):
     done = tmp_path / "done"
     p = run_peer("0.16.0", SERVE_016, [gateway.key, "peer-cmd-16", done], tmp_path, gateway)
     try:
-        try:
-            wait_for(lambda: declared(gateway, "peer-cmd-16", "set_speed"), timeout=15, what="the declaration")
-        except AssertionError:
-            # 0.16 starts its socket inside @px.command before it records the
-            # declaration (P19): on a busy machine the auth frame can leave
-            # without it. A gateway restart (1001) makes it reconnect with it.
-            gateway.restart()
-            wait_for(lambda: declared(gateway, "peer-cmd-16", "set_speed"), what="the declaration")
+        wait_declared(gateway, "peer-cmd-16", "set_speed")
         status, run, _ = http(gateway, "POST", "/v1/sources/peer-cmd-16/runs",
                               {"command": "set_speed", "params": {"rpm": "1200"}}, key=gateway.key)
         assert status == 201 and run["state"] == "queued"
@@ -147,7 +152,7 @@ def test_052_legacy_command_round_trip(gateway, tmp_path):
     done = tmp_path / "done"
     p = run_peer("0.5.2", SERVE_052, [gateway.key, "peer-cmd-05", done], tmp_path, gateway)
     try:
-        wait_for(lambda: declared(gateway, "peer-cmd-05", "blink"), what="the legacy manifest")
+        wait_declared(gateway, "peer-cmd-05", "blink")
         status, body, _ = http(gateway, "POST", "/v1/sources/peer-cmd-05/commands",
                                {"command": "blink", "params": {"times": 3}}, key=gateway.key)
         assert status == 200 and body["queued"] is True
