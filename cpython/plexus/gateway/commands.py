@@ -11,17 +11,11 @@ import uuid
 
 from aiohttp import web
 
-from plexus.gateway.state import error, require_key
+from plexus.gateway.state import error, require_source
 from plexus.gateway.store import now_ms
+from plexus_core.commands import is_name
 
 DEFAULT_TTL_S = 30.0
-_NAME_FIRST = "abcdefghijklmnopqrstuvwxyz"
-_NAME_REST = _NAME_FIRST + "0123456789_"
-
-
-def valid_name(s):
-    return (isinstance(s, str) and 0 < len(s) <= 64 and s[0] in _NAME_FIRST
-            and all(c in _NAME_REST for c in s))
 
 
 class Commands:
@@ -38,7 +32,7 @@ class Commands:
         errors, good = [], []
         for entry in conn.commands:
             name = entry.get("name") if isinstance(entry, dict) else None
-            if valid_name(name) and isinstance(entry.get("params", {}), dict):
+            if is_name(name) and isinstance(entry.get("params", {}), dict):
                 good.append(entry)
             else:
                 errors.append({"type": "error", "code": "invalid_command",
@@ -103,12 +97,7 @@ class Commands:
 
     # -- HTTP side --------------------------------------------------------------
     async def _target(self, request, scope):
-        key = await require_key(request, scope)
-        sid = request.match_info["source_id"]
-        if not key.may_use(sid):
-            raise web.HTTPForbidden(text='{"error": "API key is limited to another source"}',
-                                    content_type="application/json")
-        return sid
+        return (await require_source(request, scope))[1]
 
     @staticmethod
     async def _body(request):

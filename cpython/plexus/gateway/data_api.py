@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from plexus.gateway.state import STATE, error, require_key
+from plexus.gateway.state import STATE, error, require_key, require_source
 from plexus.gateway.store import MAX_ROWS, now_ms
 
 UNIT_MS = {"m": 60000, "h": 3600000, "d": 86400000}
@@ -68,11 +68,7 @@ def _int(q, name, default, top):
 
 
 async def _readable_source(request):
-    key = await require_key(request, "read")
-    sid = request.match_info["source_id"]
-    if not key.may_use(sid):
-        raise web.HTTPForbidden(text='{"error": "API key is limited to another source"}',
-                                content_type="application/json")
+    _, sid = await require_source(request, "read")
     return request.app[STATE], sid
 
 

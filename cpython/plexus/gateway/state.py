@@ -31,3 +31,13 @@ async def require_key(request, scope):
     if not key.can(scope):
         raise web.HTTPForbidden(text='{"error": "API key lacks %s scope"}' % scope, content_type="application/json")
     return key
+
+
+async def require_source(request, scope):
+    """(key, source_id of the path) if the key has `scope` and may use that source; else 401/403."""
+    key = await require_key(request, scope)
+    sid = request.match_info["source_id"]
+    if not key.may_use(sid):
+        raise web.HTTPForbidden(text='{"error": "API key is limited to another source"}',
+                                content_type="application/json")
+    return key, sid

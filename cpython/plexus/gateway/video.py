@@ -2,7 +2,8 @@
 viewers, never stored."""
 
 import base64
-import struct
+
+from plexus import video
 
 
 def parse_binary(data, source_id):
@@ -11,20 +12,13 @@ def parse_binary(data, source_id):
     The source id in the header is ignored: the frame belongs to the
     authenticated connection."""
     try:
-        if data[0] != 1:
-            return None
-        s = data[1]
-        c = data[2 + s]
-        cam_start = 3 + s
-        camera_id = bytes(data[cam_start:cam_start + c]).decode("utf-8")
-        width, height, ts = struct.unpack_from(">IIq", data, cam_start + c)
-    except (IndexError, struct.error, UnicodeDecodeError):
+        f = video.parse_frame(data)  # the client's own layout code reads it back
+    except ValueError:
         return None
-    jpeg = data[cam_start + c + 16:]
-    if not jpeg:
+    if not f["jpeg"]:
         return None
-    return {"type": "video_frame", "source_id": source_id, "camera_id": camera_id, "width": width,
-            "height": height, "timestamp": ts, "frame": base64.b64encode(jpeg).decode("ascii")}
+    return {"type": "video_frame", "source_id": source_id, "camera_id": f["camera_id"], "width": f["width"],
+            "height": f["height"], "timestamp": f["timestamp"], "frame": base64.b64encode(f["jpeg"]).decode("ascii")}
 
 
 def from_json(f, source_id):
