@@ -78,7 +78,9 @@ class BoardCommands:
         value = exc = None
         try:
             if isinstance(job, Run):
-                self._send(self.book.started(job), write)
+                text = self.book.started(job)
+                if text is not None:
+                    self._send(text, write)
                 value = job.handler(BoardRun(self, job, write), **job.params)
             else:
                 value = job.handler(job.command, job.params)
@@ -88,7 +90,8 @@ class BoardCommands:
 
     def authenticated(self, session, write):
         """After each auth: command_sync, then the statuses still owed."""
-        self._send_all(self.book.after_auth(session.max_frame_bytes, session.store_results), write)
+        self._send_all(self.book.after_auth(session.max_frame_bytes, session.store_results,
+                                            session.protocol), write)
 
     def _send(self, text, write):
         try:

@@ -4,11 +4,20 @@ The ack goes out at once for every command, known or not (as plexus-python
 does); then a result or an error. Frames have no acknowledgement, so the
 runtime hands back those it could not write (unsent()) and they are sent
 after the next auth instead of being lost (P12). CommandBook owns this.
+
+A gateway that relays only typed_command (it did not say `protocol: 1` when
+it authenticated the device) still reaches `@px.command` handlers: the
+params are checked as declared, the relay's own `source_id` param is
+dropped unless the command declares one, and the handler runs as a v1 run
+(handler(run, **params)) answered with command_result. There is no run id,
+so nothing is redelivered or expired; `concurrency="reject"` still holds.
 """
 
 import json
 
-from plexus_core.commands import CONCURRENCY, CommandDeclarationError, json_safe
+from plexus_core.commands import (CONCURRENCY, Cancelled, CommandDeclarationError,
+                                  CommandParamError, coerce, json_safe)
+from plexus_core.command_status import Run, _result, error_text
 
 MAX_HELD = 64
 
@@ -45,30 +54,53 @@ class LegacyCommands:
         self.handlers[name] = [entry, handler, concurrency]
         return entry
 
-    def receive(self, f):
+    def receive(self, f, declared=None, relayed=False, now_ms=0):
+        """One typed_command -> (texts, Call, Run or None). `declared` holds the
+        v1 commands (name -> [entry, handler]); `relayed` is True when the
+        gateway speaks only legacy commands, so those run from here."""
         cid = f.get("id")
         name = f.get("command")
         if type(cid) is not str or not cid or type(name) is not str:
             return [], None
         texts = [frame(cid, name, "ack")]
         h = self.handlers.get(name)
+        d = declared.get(name) if h is None and declared else None
         params = f.get("params")
         if params is None:
             params = {}
         err = None
-        if h is None:
+        if h is None and d is None:
             err = "unknown command: %s" % name
         elif not isinstance(params, dict):
             err = "params must be an object"
-        elif h[2] == "reject" and self._active.get(name):
-            err = "command already in progress: %s" % name
-        elif self._full():
-            err = "too many commands in progress"
+        elif d is not None and not relayed:
+            err = ("%s is a commands v1 command on this device: start it as a run "
+                   "(plexus command SOURCE %s, or POST /v1/sources/SOURCE/runs)" % (name, name))
+        elif d is not None:
+            spec = d[0]["params"]
+            if "source_id" in params and "source_id" not in spec:
+                params = dict(params)  # the relay names its target; not a handler param
+                del params["source_id"]
+            try:
+                params = coerce(spec, params)
+            except CommandParamError as e:
+                err = "bad params: %s" % e.args[0]
+        if err is None:
+            if (h[2] if h is not None else d[0]["concurrency"]) == "reject" and self._active.get(name):
+                err = "command already in progress: %s" % name
+            elif self._full():
+                err = "too many commands in progress"
         if err is not None:
             texts.append(frame(cid, name, "error", error=err))
             return texts, None
         self._active[name] = self._active.get(name, 0) + 1
-        return texts, Call(cid, name, params, h[1])
+        if h is not None:
+            return texts, Call(cid, name, params, h[1])
+        run = Run(cid, name, 1, now_ms + int(d[0]["expires_in_s"] * 1000))
+        run.relayed = True
+        run.params = params
+        run.handler = d[1]
+        return texts, run
 
     def done(self, call, value=None, exc=None):
         n = self._active.get(call.command, 0)
@@ -76,9 +108,16 @@ class LegacyCommands:
             self._active[call.command] = n - 1
         else:
             self._active.pop(call.command, None)
+        relayed = isinstance(call, Run)
         if exc is not None:
-            return frame(call.id, call.command, "error", error=str(exc))
-        return frame(call.id, call.command, "result", result=value)
+            if not relayed:
+                err = str(exc)
+            elif isinstance(exc, Cancelled):
+                err = "cancelled: %s" % exc if str(exc) else "cancelled"
+            else:
+                err = error_text(exc)  # as a v1 run reports it
+            return frame(call.id, call.command, "error", error=err)
+        return frame(call.id, call.command, "result", result=_result(value) if relayed else value)
 
     def unsent(self, text):
         if json.loads(text).get("type") == "command_result":

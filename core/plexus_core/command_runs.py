@@ -29,6 +29,7 @@ class CommandBook(RunRing):
         self.max_active = max_active  # runs + calls at once (bounds handler threads)
         self.declared = {}        # name -> [entry, handler]
         self.legacy = None        # LegacyCommands, once one is declared or sent
+        self.relayed = False      # the gateway speaks only typed_command (see after_auth)
         self._active = {}         # command name -> runs started and not done
 
     # -- declarations ---------------------------------------------------------
@@ -77,7 +78,7 @@ class CommandBook(RunRing):
         if t == "command_run":
             return self._run(f, now_ms)
         if t == "typed_command":
-            return self._legacy_book().receive(f)
+            return self._legacy_book().receive(f, self.declared, self.relayed, now_ms)
         if t == "command_status_ack":
             self._acked(f)
         return [], None  # command_cancel is reserved: not implemented
@@ -117,12 +118,13 @@ class CommandBook(RunRing):
     # -- the runtime reports ---------------------------------------------------------
 
     def started(self, run):
-        """The handler is about to be called: the "running" status."""
-        return self.status(run, RUNNING)
+        """The handler is about to be called: the "running" status (None for
+        a relayed run: command_result has no such frame)."""
+        return None if run.relayed else self.status(run, RUNNING)
 
     def done(self, job, value=None, exc=None):
         """The handler returned `value` or raised `exc`: the final frame."""
-        if not isinstance(job, Run):
+        if not isinstance(job, Run) or job.relayed:
             return self.legacy.done(job, value, exc)
         n = self._active.get(job.command, 0)
         if n > 1:
@@ -141,9 +143,13 @@ class CommandBook(RunRing):
         if self.legacy is not None:
             self.legacy.unsent(text)
 
-    def after_auth(self, max_frame_bytes=None, store_results=True):
+    def after_auth(self, max_frame_bytes=None, store_results=True, protocol=1):
         """A new connection is authenticated: command_sync, then every
-        unacknowledged status, then held legacy frames, in that order."""
+        unacknowledged status, then held legacy frames, in that order.
+        `protocol` is the commands protocol the gateway said it speaks (0 when
+        it said none): below 1 it relays only typed_command, which then runs
+        v1 handlers too (command_legacy)."""
+        self.relayed = not (type(protocol) is int and protocol >= 1)
         out = self.sync(max_frame_bytes, store_results)
         if self.legacy is not None:
             out.extend(self.legacy.take_held())

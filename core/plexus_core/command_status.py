@@ -24,6 +24,8 @@ PROGRESS_EVERY_MS = 1000
 class Run:
     """One command_run: what the book knows about it."""
 
+    relayed = False  # True: a typed_command running a v1 handler (no statuses; command_legacy)
+
     def __init__(self, run_id, command, attempt, deadline_ms):
         self.id = run_id
         self.command = command
@@ -162,8 +164,8 @@ class Statuses:
             raise ValueError("progress must be a number from 0 to 100, got %r" % (percent,))
         if message is not None and type(message) is not str:
             raise TypeError("progress message must be a string, got %s" % type(message).__name__)
-        if run.state == SUCCEEDED or run.state == FAILED:
-            return None
+        if run.state == SUCCEEDED or run.state == FAILED or run.relayed:
+            return None  # a relayed run has no progress frame to send
         last = run._progress_ms
         if percent != 100 and last is not None and now_ms - last < PROGRESS_EVERY_MS:
             return None

@@ -56,6 +56,7 @@ class DeviceSession:
         self.acks = False          # gateway acknowledges telemetry on this connection
         self.max_frame_bytes = limits.WS_FRAME_TARGET
         self.store_results = True
+        self.protocol = 1          # commands protocol of the gateway (0: typed_command only)
         self._seq = 0
         self._window = []          # [seq, batch_id, npoints, sent_ms], oldest first
         self._window_points = 0
@@ -191,6 +192,8 @@ class DeviceSession:
         if type(m) is int and m > 0:
             self.max_frame_bytes = m if m < limits.WS_FRAME_TARGET else limits.WS_FRAME_TARGET
         self.store_results = f.get("store_results") is not False
+        p = f.get("protocol")
+        self.protocol = p if type(p) is int else 0
         self._last_heartbeat_ms = now_ms
         if self.clock is not None:
             self.clock.sample(f.get("server_time_ms"), now_ms - self._auth_sent_ms)

@@ -188,7 +188,7 @@ class Commands:
     def _authenticated(self):
         s = self._sender.session
         with self._lock:
-            self._write(self._book.after_auth(s.max_frame_bytes, s.store_results))
+            self._write(self._book.after_auth(s.max_frame_bytes, s.store_results, s.protocol))
 
     def _write(self, texts):
         """Write frames in order (the lock is held); the rest wait for the next auth."""
@@ -213,7 +213,9 @@ class Commands:
         try:
             if isinstance(job, Run):
                 with self._lock:
-                    self._write([self._book.started(job)])
+                    text = self._book.started(job)  # None for a relayed run
+                    if text is not None:
+                        self._write([text])
                 value = job.handler(CommandRun(self, job), **job.params)
             else:
                 value = job.handler(job.command, job.params)

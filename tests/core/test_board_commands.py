@@ -53,6 +53,7 @@ class Session:
     """What BoardCommands reads from a DeviceSession after auth."""
     max_frame_bytes = 900000
     store_results = True
+    protocol = 1
     commands = None
 
 
