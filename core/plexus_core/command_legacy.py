@@ -69,24 +69,17 @@ class LegacyCommands:
         if params is None:
             params = {}
         err = None
-        if h is None and d is None:
+        if d is not None:
+            err, params = _v1_params(name, params, d[0]["params"], relayed)
+            reject = d[0]["concurrency"] == "reject"
+        elif h is None:
             err = "unknown command: %s" % name
         elif not isinstance(params, dict):
             err = "params must be an object"
-        elif d is not None and not relayed:
-            err = ("%s is a commands v1 command on this device: start it as a run "
-                   "(plexus command SOURCE %s, or POST /v1/sources/SOURCE/runs)" % (name, name))
-        elif d is not None:
-            spec = d[0]["params"]
-            if "source_id" in params and "source_id" not in spec:
-                params = dict(params)  # the relay names its target; not a handler param
-                del params["source_id"]
-            try:
-                params = coerce(spec, params)
-            except CommandParamError as e:
-                err = "bad params: %s" % e.args[0]
+        else:
+            reject = h[2] == "reject"
         if err is None:
-            if (h[2] if h is not None else d[0]["concurrency"]) == "reject" and self._active.get(name):
+            if reject and self._active.get(name):
                 err = "command already in progress: %s" % name
             elif self._full():
                 err = "too many commands in progress"
@@ -96,11 +89,7 @@ class LegacyCommands:
         self._active[name] = self._active.get(name, 0) + 1
         if h is not None:
             return texts, Call(cid, name, params, h[1])
-        run = Run(cid, name, 1, now_ms + int(d[0]["expires_in_s"] * 1000))
-        run.relayed = True
-        run.params = params
-        run.handler = d[1]
-        return texts, run
+        return texts, _v1_run(cid, name, params, d, now_ms)
 
     def done(self, call, value=None, exc=None):
         n = self._active.get(call.command, 0)
@@ -130,6 +119,29 @@ class LegacyCommands:
         out = self._held
         self._held = []
         return out
+
+
+def _v1_params(name, params, spec, relayed):
+    """(error or None, handler kwargs) for a v1 command sent as typed_command."""
+    if not relayed:
+        return ("%s is a commands v1 command on this device: start it as a run "
+                "(plexus command SOURCE %s, or POST /v1/sources/SOURCE/runs)" % (name, name)), None
+    if isinstance(params, dict) and "source_id" in params and "source_id" not in spec:
+        params = dict(params)  # the relay names its target; not a handler param
+        del params["source_id"]
+    try:
+        return None, coerce(spec, params)
+    except CommandParamError as e:
+        return "bad params: %s" % e.args[0], None
+
+
+def _v1_run(cid, name, params, d, now_ms):
+    """The Run a relayed v1 command runs as: no statuses, attempt 1."""
+    run = Run(cid, name, 1, now_ms + int(d[0]["expires_in_s"] * 1000))
+    run.relayed = True
+    run.params = params
+    run.handler = d[1]
+    return run
 
 
 def frame(cid, command, event, result=None, error=None):

@@ -151,6 +151,8 @@ class CommandBook(RunRing):
         v1 handlers too (command_legacy)."""
         self.relayed = not (type(protocol) is int and protocol >= 1)
         out = self.sync(max_frame_bytes, store_results)
+        if self.relayed:
+            out = []  # no v1 frames there: statuses stay queued for a gateway that takes them
         if self.legacy is not None:
             out.extend(self.legacy.take_held())
         return out

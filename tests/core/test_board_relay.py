@@ -4,6 +4,8 @@ only typed_command: run inline from poll(), answered with command_result.
 
 import json
 
+import plexus_core.command_decl  # noqa: F401  (first: the 64K heap is least full now)
+import plexus_core.command_legacy  # noqa: F401
 from plexus_core.board_commands import BoardCommands
 
 

@@ -4,38 +4,8 @@ tolerated, answered with command_result (docs/protocol.md, Commands)."""
 
 import json
 
-from plexus_core import command_runs as R
+from relay_book import relay_book, statuses, typed, v1_handler
 from plexus_core.commands import Cancelled
-
-
-def handler(command, params):
-    return params
-
-
-def statuses(texts):
-    return [json.loads(t) for t in texts]
-
-
-def relay_book(protocol=0):
-    """A device whose gateway relays only typed_command (no `protocol: 1`)."""
-    b = R.CommandBook(remember=16, max_queued=16)
-    b.declare(v1_handler, "move", params={"steps": {"type": "integer", "minimum": 1},
-                                          "fast": {"type": "boolean", "default": False}})
-    b.declare(v1_handler, "aim", params={"source_id": {"type": "string", "maxLength": 8}})
-    b.declare(v1_handler, "solo", concurrency="reject")
-    b.after_auth(None, True, protocol)
-    return b
-
-
-def v1_handler(run, **kw):
-    return kw
-
-
-def typed(cid, command, params=None):
-    f = {"type": "typed_command", "id": cid, "command": command}
-    if params is not None:
-        f["params"] = params
-    return f
 
 
 def test_v1_commands_over_a_legacy_relay_check_params_as_declared():
@@ -90,32 +60,3 @@ def test_a_relayed_run_answers_with_command_result():
     _, job = b.receive(typed("k", "move", {"steps": 1}), 0)
     assert json.loads(b.done(job, exc=Cancelled()))["error"] == "cancelled"
     assert b.unacked() == 0 and b._active == {}
-
-
-def test_a_relayed_reject_command_is_answered_in_progress_while_one_runs():
-    b = relay_book()
-    _, first = b.receive(typed("s1", "solo"), 0)
-    texts, none = b.receive(typed("s2", "solo"), 0)
-    assert none is None and json.loads(texts[1])["error"] == "command already in progress: solo"
-    b.done(first, None)
-    assert b.receive(typed("s3", "solo"), 0)[1] is not None
-
-
-def test_a_v1_gateway_sends_v1_commands_as_runs_not_typed_command():
-    b = relay_book(protocol=1)
-    texts, job = b.receive(typed("c1", "move", {"steps": 1}), 0)
-    err = json.loads(texts[1])["error"]
-    assert job is None and "start it as a run" in err and "move" in err
-    texts, job = b.receive(typed("c2", "nope"), 0)
-    assert json.loads(texts[1])["error"] == "unknown command: nope"
-    b.after_auth(None, True, 0)   # the next gateway relays only typed_command
-    assert b.receive(typed("c3", "move", {"steps": 1}), 0)[1] is not None
-
-
-def test_a_legacy_handler_wins_over_a_v1_declaration_of_the_same_name():
-    b = relay_book()
-    b.on_command("move", handler)
-    _, call = b.receive(typed("c1", "move", {"anything": 1, "source_id": "rig-1"}), 0)
-    assert call.params == {"anything": 1, "source_id": "rig-1"} and call.handler is handler
-    assert json.loads(b.done(call, 5))["result"] == 5   # legacy results stay as returned
-
