@@ -14,6 +14,7 @@ import time
 import pytest
 
 from support import mpy
+from support.waiting import wait_for
 
 pytest.importorskip("support.gateway")
 
@@ -160,6 +161,26 @@ def test_a_command_run_reaches_the_board_and_its_result_comes_back(gateway, tmp_
             break
         time.sleep(0.1)  # polling the Data API for the final state
     assert got["state"] == "succeeded" and got["result"] == {"pin": 5, "on": True}, got
+
+
+def test_a_v1_command_reaches_the_board_through_a_typed_command_only_relay(hosted_gateway, tmp_path):
+    gw = hosted_gateway
+    dev = Device(tmp_path, "command", gw.url, gw.key, "mpy-relay", "ws", 2)
+    dev.expect("READY", 60)
+    bad = api(gw, "POST", "/v1/sources/mpy-relay/commands", {"command": "blink", "params": {"pin": 40}})
+    good = api(gw, "POST", "/v1/sources/mpy-relay/commands", {"command": "blink", "params": {"pin": "5"}})
+    again = api(gw, "POST", "/v1/sources/mpy-relay/commands", {"command": "blink", "params": {"pin": 6}})
+
+    def ended(cid):
+        events = api(gw, "GET", "/v1/sources/mpy-relay/commands/" + cid)["events"]
+        return events if len(events) == 2 else None
+    r = dev.result()
+    assert r["calls"] == [5, 6]      # the relay's source_id param never reached the handler
+    events = wait_for(lambda: ended(good["id"]), 60, "the board's answer")
+    assert [e["event"] for e in events] == ["ack", "result"] and events[1]["result"] == {"pin": 5, "on": True}
+    events = wait_for(lambda: ended(bad["id"]), 60, "the board's answer to a bad pin")
+    assert events[1]["error"] == "bad params: param 'pin' is 40, above the maximum 39", events
+    assert wait_for(lambda: ended(again["id"]), 60, "the last answer")[1]["result"]["pin"] == 6
 
 
 def test_poll_task_delivers_for_asyncio_programs(gateway, tmp_path):
