@@ -63,3 +63,13 @@ def test_window_bounds():
     assert not s.can_send(1)          # frame bound
     s.receive('{"type":"telemetry_ack","seq":1}', 0)
     assert s.can_send(3)
+
+
+def test_the_commands_protocol_the_gateway_speaks_is_kept():
+    # no "protocol": 1 means the gateway relays only typed_command (command_legacy)
+    for reply, want in (({"protocol": 1}, 1), ({}, 0), ({"protocol": "1"}, 0)):
+        s = S.DeviceSession(KEY, "r", "v")
+        s.start(0)
+        reply = dict(reply, type="authenticated", source_id="r", server_time_ms=1760000000000)
+        assert s.receive(json.dumps(reply), 5)[0][0] == S.AUTHENTICATED
+        assert s.protocol == want, (reply, s.protocol)
