@@ -54,6 +54,7 @@ class Commands:
         if t == "command_result":
             if isinstance(f.get("id"), str):
                 await self.store.command_event(f["id"], conn.source_id, f)
+            self.hub.publish_notice(conn.source_id, f)  # browsers see results, as on the hosted gateway
         elif t == "command_status":
             await self._status(conn, f)
         elif t == "command_sync":

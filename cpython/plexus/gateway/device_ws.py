@@ -198,6 +198,7 @@ async def _text(conn, st, text):
         return
     if t == "heartbeat":
         st.store.touch_source(conn.source_id)
+        st.hub.publish_heartbeat(conn.source_id, f.get("uptime_s"))
         sync = f.get("sync")
         if type(sync) in (int, float):  # our clock-sync extension: echo with the gateway's time
             await conn.send({"type": "time", "sync": f["sync"], "server_time_ms": now_ms()})
