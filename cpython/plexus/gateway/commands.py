@@ -1,4 +1,4 @@
-"""Commands (PROTOCOL.md §4.10-4.11, §8): operators start them over HTTP, the
+"""Commands (docs/protocol.md §4.10-4.11, §8): operators start them over HTTP, the
 gateway relays them to the connected device and records what it reports.
 
 Legacy commands (`typed_command` -> `command_result`) are fire-and-forget on
