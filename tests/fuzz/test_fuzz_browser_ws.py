@@ -72,11 +72,12 @@ def test_first_frames_are_authenticated_or_refused(shared_gateway, first, raw):
 
 
 @settings(settings.get_profile("browser-fuzz"))
-@given(sent=st.lists(frames | tree, min_size=1, max_size=4), raw=st.booleans())
-def test_any_frame_leaves_the_connection_serving_and_never_leaks(shared_gateway, sent, raw):
+@given(sent=st.lists(frames | tree, min_size=1, max_size=4), raw=st.booleans(),
+       kind=st.sampled_from(["browser_auth", "share_auth", "data_api_auth"]))
+def test_any_frame_leaves_the_connection_serving_and_never_leaks(shared_gateway, sent, raw, kind):
     secret, mine = setup(shared_gateway)
     ws = websocket.create_connection(shared_gateway.ws_url + "/ws/browser", timeout=60)
-    ws.send(json.dumps({"type": "browser_auth", "token": mine}))
+    ws.send(json.dumps({"type": kind, "api_key" if kind == "data_api_auth" else "token": mine}))
     assert recv(ws)["type"] == "init"
     for f in sent:
         ws.send(json.dumps(f)[:-1] if raw else json.dumps(f))

@@ -77,7 +77,7 @@ class Feed(Viewer):
 class Telemetry(Feed):
     """Every source's telemetry, pulled: one frame is sent, the next only
     after the browser says `ready`. What arrives meanwhile is held and sent
-    as one frame (oldest dropped past MAX_PENDING frames)."""
+    as one frame, in order (oldest dropped past MAX_PENDING frames)."""
 
     def __init__(self, conn):
         super().__init__(conn)
@@ -88,19 +88,23 @@ class Telemetry(Feed):
         return Viewer.matches(self, source_id)  # a hidden tab still collects, to be current when shown
 
     def offer(self, text):
+        self.pending.append(text)
         if self.hungry and not self.conn.throttled():
-            self.hungry = False
-            self.conn.out.offer(text)
-        else:
-            self.pending.append(text)
+            self._send()
 
     def ready(self):
-        if not self.pending:
+        if self.pending:
+            self._send()
+        else:
             self.hungry = True
-            return
-        points = [p for text in self.pending for p in json.loads(text)["points"]]
+
+    def _send(self):
+        self.hungry = False
+        texts = list(self.pending)
         self.pending.clear()
-        self.conn.out.offer(dumps({"type": "telemetry", "points": points}))
+        if len(texts) > 1:
+            texts = [dumps({"type": "telemetry", "points": [p for t in texts for p in json.loads(t)["points"]]})]
+        self.conn.out.offer(texts[0])
 
 
 class Video(Feed):
@@ -274,10 +278,11 @@ async def browser_socket(request):
         await ws.close(code=1008, message=b"auth failed")
         return ws
     conn = BrowserConn(ws, st, key, kind)
-    await conn.send({"type": "init", "online_sources": st.hub.online_cameras(key)})
-    conn.start()
-    pump = asyncio.ensure_future(conn.out.pump())
+    conn.start()   # what is published from here on waits in the queue behind `init`
+    pump = None
     try:
+        await conn.send({"type": "init", "online_sources": st.hub.online_cameras(key)})
+        pump = asyncio.ensure_future(conn.out.pump())
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
@@ -292,5 +297,6 @@ async def browser_socket(request):
         pass
     finally:
         conn.stop()
-        pump.cancel()
+        if pump is not None:
+            pump.cancel()
     return ws
