@@ -89,7 +89,7 @@ def test_auth_answers_as_the_hosted_gateway(gateway):
     write_only = gateway.create_key(scopes="write")
     for first, message in [
         ({"type": "browser_auth", "token": "plx_not-a-key"}, "Invalid session"),
-        ({"type": "share_auth", "token": "plx_not-a-key"}, "Invalid session"),
+        ({"type": "share_auth", "token": "plx_not-a-key"}, "Invalid share token"),
         ({"type": "data_api_auth", "api_key": "plx_not-a-key"}, "Invalid API key"),
         ({"type": "browser_auth", "token": ""}, "token required"),
         ({"type": "data_api_auth"}, "api_key required"),

@@ -43,7 +43,9 @@ COMMAND_FIELDS = {
     "configure": ("sensor", "config"),
     "configure_camera": ("camera_id", "config"),
 }
-AUTH_TYPES = {"browser_auth": "token", "share_auth": "token", "data_api_auth": "api_key"}
+# Each first frame: the field that holds the key, and the answer when it is no key.
+AUTH_TYPES = {"browser_auth": ("token", "Invalid session"), "share_auth": ("token", "Invalid share token"),
+              "data_api_auth": ("api_key", "Invalid API key")}
 
 
 def _no_constant(name):
@@ -253,7 +255,7 @@ async def _authenticate(ws, st):
     if isinstance(f, str):
         return None, f
     kind = f.get("type")
-    field = AUTH_TYPES.get(kind) if isinstance(kind, str) else None
+    field, unknown = AUTH_TYPES.get(kind, (None, None)) if isinstance(kind, str) else (None, None)
     if field is None:
         return None, "first message must be browser_auth, share_auth, or data_api_auth"
     presented = f.get(field)
@@ -261,7 +263,7 @@ async def _authenticate(ws, st):
         return None, "%s required" % field
     key = await st.store.key(presented)
     if key is None:
-        return None, "Invalid API key" if field == "api_key" else "Invalid session"
+        return None, unknown
     if not key.can("read"):
         return None, "API key lacks read scope"
     return key, kind
