@@ -6,7 +6,6 @@ device or other viewers.
 """
 
 import asyncio
-import json
 import time
 
 from plexus.gateway.jsontext import dumps
@@ -106,7 +105,7 @@ class Hub:
             if v.matches(source_id):
                 sel = [p for p in metrics if v.wanted is None or p["metric"] in v.wanted]
                 if sel:
-                    v.offer(json.dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
+                    v.offer(dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
         for p in points:
             if p["class"] != "event":
                 continue
@@ -114,7 +113,7 @@ class Hub:
             for v in self.log_viewers:
                 if v.matches(source_id) and (v.wanted is None or p["metric"] in v.wanted):
                     if text is None:
-                        text = json.dumps(dict(_live(source_id, p), type="event"))
+                        text = dumps(dict(_live(source_id, p), type="event"))
                     v.offer(text)
 
     def saw_camera(self, source_id, camera_id):
@@ -133,7 +132,7 @@ class Hub:
         for v in self.video_viewers:
             if v.matches(frame["source_id"]) and v.wants(frame["camera_id"]):
                 if text is None:
-                    text = json.dumps(frame)
+                    text = dumps(frame)
                 v.offer(text)
 
     def publish_heartbeat(self, source_id, uptime_s=None):
