@@ -157,6 +157,24 @@ def test_heartbeats_and_a_metrics_subscription_for_an_api_key(gateway):
     dev.close()
 
 
+def test_a_hidden_tab_skips_events_and_gets_its_telemetry_when_shown(gateway):
+    ws, _ = browser(gateway)
+    ws.send(json.dumps({"type": "set_throttle", "enabled": True}))
+    synced(ws)
+    # /ingest answers after the points are published, so each step is complete when it returns.
+    assert ingest(gateway, [{"metric": "t", "value": 1}, {"metric": "log", "value": "while hidden"}],
+                  source_id="rig-h")[0] == 200
+    ws.send(json.dumps({"type": "set_throttle", "enabled": False}))
+    synced(ws)
+    assert ingest(gateway, [{"metric": "t", "value": 2}, {"metric": "log", "value": "shown"}],
+                  source_id="rig-h")[0] == 200
+    kinds = set()
+    frames = frames_until(ws, lambda f: kinds.add(f["type"]) or {"telemetry", "event"} <= kinds)
+    assert [f["value"] for f in frames if f["type"] == "event"] == ["shown"]
+    assert [p["value"] for p in points_of(frames)] == [1, 2]     # held while hidden, in order
+    ws.close()
+
+
 def _jpeg(seed):
     img = np.full((48, 64, 3), seed * 40 % 256, np.uint8)
     ok, buf = cv2.imencode(".jpg", img)

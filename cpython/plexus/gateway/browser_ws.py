@@ -65,12 +65,13 @@ class Feed(Viewer):
     """One kind of live data for a browser socket. The hub matches it like
     any viewer; what matches goes to the socket's one outgoing queue."""
 
-    def __init__(self, conn, source_id="*", wanted=None):
+    def __init__(self, conn, source_id="*", wanted=None, pauses=True):
         super().__init__(conn.ws, conn.key, source_id, wanted, queue_size=1)
         self.conn = conn
+        self.pauses = pauses  # skipped while the browser's tab is hidden
 
     def matches(self, source_id):
-        return super().matches(source_id) and not self.conn.throttled()
+        return super().matches(source_id) and not (self.pauses and self.conn.throttled())
 
     def offer(self, text):
         self.conn.out.offer(text)
@@ -198,7 +199,7 @@ class BrowserConn:
         if stream == "metrics":
             names = f.get("metrics") if isinstance(f.get("metrics"), list) else []
             wanted = set(m for m in names if isinstance(m, str)) or None
-            self.replace("metrics", Feed(self, sid, wanted) if sid else None)
+            self.replace("metrics", Feed(self, sid, wanted, pauses=False) if sid else None)
         elif stream == "logs":
             self.replace("events", Feed(self, sid or "*"))
         else:   # cameras: the new set replaces the old one
