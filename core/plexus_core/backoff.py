@@ -1,4 +1,4 @@
-"""Reconnect schedule of PROTOCOL.md §4.9 as pure functions.
+"""Reconnect schedule of docs/protocol.md §4.9 as pure functions.
 
 Randomness is passed in (u in [-1, 1]) so tests and boards choose the source.
 """

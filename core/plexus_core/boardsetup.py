@@ -56,7 +56,7 @@ def configure(px, api_key, source_id, gateway_url, ws_url, transport, timeout,
         raise ValueError("linger_ms must be an int >= 0 (ms readings may wait in RAM)")
     gw = gateway_url.rstrip("/") if isinstance(gateway_url, str) else gateway_url
     parse_url(gw, "gateway_url")
-    if ws_url is None:  # http(s)://host -> ws(s)://host/ws/device (PROTOCOL.md 4.1)
+    if ws_url is None:  # http(s)://host -> ws(s)://host/ws/device (docs/protocol.md §4.1)
         ws_url = "ws" + gw[4:] if gw[:4] == "http" else gw
     ws_url = ws_url.rstrip("/") if isinstance(ws_url, str) else ws_url
     parse_url(ws_url, "ws_url")

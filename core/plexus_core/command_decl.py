@@ -1,4 +1,4 @@
-"""Checking a protocol v1 declaration (PROTOCOL.md §4.11) once, when it is
+"""Checking a protocol v1 declaration (docs/protocol.md §4.11) once, when it is
 made: declare() returns the device_auth manifest entry or raises
 CommandDeclarationError naming the command, the field, the rule and the fix.
 (Apart from commands.py so each module compiles in a small heap.)

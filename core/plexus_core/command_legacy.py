@@ -1,9 +1,9 @@
-"""Legacy commands (PROTOCOL.md §4.10): typed_command -> command_result.
+"""Legacy commands (docs/protocol.md §4.10): typed_command -> command_result.
 
 The ack goes out at once for every command, known or not (as plexus-python
 does); then a result or an error. Frames have no acknowledgement, so the
 runtime hands back those it could not write (unsent()) and they are sent
-after the next auth instead of being lost (P12). CommandBook owns this.
+after the next auth instead of being lost. CommandBook owns this.
 
 A gateway that relays only typed_command (it did not say `protocol: 1` when
 it authenticated the device) still reaches `@px.command` handlers: the

@@ -1,4 +1,4 @@
-"""What the device remembers of the last 256 runs (PROTOCOL.md §4.11): a
+"""What the device remembers of the last 256 runs (docs/protocol.md §4.11): a
 ring of run ids, so a redelivered run is re-reported and never run twice,
 and the command_sync frame sent after each auth.
 

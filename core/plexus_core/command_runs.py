@@ -1,4 +1,4 @@
-"""Commands on the device (PROTOCOL.md §4.10-4.11) as sans-I/O bookkeeping.
+"""Commands on the device (docs/protocol.md §4.10-4.11) as sans-I/O bookkeeping.
 
 Frames in (parsed dicts from DeviceSession's COMMAND events), frame text
 out. The runtime writes the text and runs the handlers: a thread per run on
@@ -67,7 +67,7 @@ class CommandBook(RunRing):
 
     def manifest(self):
         """device_auth `commands`: v1 declarations only (legacy entries under
-        protocol 1 draw invalid_command, F11); None when there are none."""
+        protocol 1 draw invalid_command on every connect); None when there are none."""
         return [self.declared[n][0] for n in self.declared] or None
 
     # -- frames from the gateway -------------------------------------------------

@@ -1,4 +1,4 @@
-"""Command statuses (PROTOCOL.md §4.11): per-run seq, the frame cap, the
+"""Command statuses (docs/protocol.md §4.11): per-run seq, the frame cap, the
 queue of statuses waiting for command_status_ack (<= 256, oldest dropped).
 
 command_ring remembers runs on top of this, CommandBook (command_runs) on

@@ -1,4 +1,4 @@
-"""Command declarations (PROTOCOL.md §4.11): the rules, checked once.
+"""Command declarations (docs/protocol.md §4.11): the rules, checked once.
 
 declare() validates a protocol v1 declaration when it is made and returns
 its device_auth manifest entry (command_decl has those rules); coerce()

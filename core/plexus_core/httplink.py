@@ -1,4 +1,4 @@
-"""Delivery of flash segments with POST /ingest (PROTOCOL.md §2).
+"""Delivery of flash segments with POST /ingest (docs/protocol.md §2).
 
 One segment is one request carrying the segment's batch id, on a kept-alive
 connection. The answer is read through plexus_core.ingest (the same decision

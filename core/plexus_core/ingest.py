@@ -1,4 +1,4 @@
-"""What an /ingest answer means for the data (PROTOCOL.md §2.2-2.3).
+"""What an /ingest answer means for the data (docs/protocol.md §2.2-2.3).
 
 One decision table for every runtime, so boards and CPython react the same.
 """

@@ -1,4 +1,4 @@
-"""Every wire limit in one place (PROTOCOL.md §2.5, §3.9, §4.6, §4.7).
+"""Every wire limit in one place (docs/protocol.md §2.5, §3.9, §4.6, §4.7).
 
 The client enforces all of them before sending; the gateway enforces the same
 numbers on receipt, so both sides read them from here.

@@ -1,4 +1,4 @@
-"""The point model (PROTOCOL.md §3): build, validate and encode one reading.
+"""The point model (docs/protocol.md §3): build, validate and encode one reading.
 
 A point is a dict {"class", "metric", "value", "timestamp"[, "tags"]}. Every
 gateway rule is checked here, before anything is queued, and a bad reading

@@ -1,4 +1,4 @@
-"""Validation of points as a gateway receives them (PROTOCOL.md §3.9).
+"""Validation of points as a gateway receives them (docs/protocol.md §3.9).
 
 Mirrors the hosted gateway, on the same limits the client enforces before
 sending (plexus_core.points), so both ends agree on what is valid.

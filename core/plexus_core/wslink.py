@@ -1,4 +1,4 @@
-"""Delivery of flash segments over the device WebSocket (PROTOCOL.md §4).
+"""Delivery of flash segments over the device WebSocket (docs/protocol.md §4).
 
 One segment is one telemetry frame carrying the segment's batch id; the
 session (plexus_core.session) decides seq numbers, the ack window, heartbeats

@@ -2,7 +2,7 @@
 
 Every send() is already coalesced into batches by the client (see
 plexus.intake), so this object only forwards: it works with or without
-`with` (no thread to start, fixes P14), and flush() hands everything
+`with` (no thread to start, so nothing waits on a forgotten `with`), and flush() hands everything
 accepted so far to the store and nudges the sender.
 """
 

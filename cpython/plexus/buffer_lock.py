@@ -1,6 +1,7 @@
 """One client per buffer file.
 
-Two live clients draining one store would send each other's batches (F6).
+Two live clients draining one store would send each other's batches
+under the wrong source id.
 A lock file next to the store (flock, released by the kernel when a process
 dies, so a crash never leaves it stuck) makes the second one fail at once
 with a message saying what to change.

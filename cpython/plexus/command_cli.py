@@ -1,6 +1,6 @@
 """`plexus command SOURCE NAME [--param k=v ...] [--wait] [--json]`.
 
-Sends a command to a connected device through the Data API (PROTOCOL.md §8).
+Sends a command to a connected device through the Data API (docs/protocol.md §8).
 A command the device declared with `@px.command` (protocol v1) starts a run
 (POST /v1/sources/{id}/runs; the device coerces the text values to the
 declared types); any other goes the legacy way (POST /v1/sources/{id}/commands,

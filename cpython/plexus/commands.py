@@ -13,11 +13,11 @@ The rules and the bookkeeping (declarations, coercion, remembered run ids,
 status seq, the unacknowledged queue, command_sync) are plexus_core's
 CommandBook; this module plugs it into the sender thread (frames in, frames
 out) and runs each handler on its own daemon thread, at most
-MAX_RUNNING at once (more are answered `busy`, P12). Frames that cannot be
+MAX_RUNNING at once (more are answered `busy`, never a thread each). Frames that cannot be
 written while the link is down stay queued and go out after the next auth,
-behind command_sync (P12). Every declaration updates the device_auth
+behind command_sync, never lost. Every declaration updates the device_auth
 manifest under one lock, so none made before or during a connect is
-missed (P19).
+missed, not even one made while the first connection opens.
 """
 
 import inspect
@@ -127,7 +127,7 @@ class Commands:
 
     def on_command(self, name, handler, description=None, params=None, concurrency="accept"):
         """Legacy command: handler(command, params) on a thread; its return
-        value is the result, an exception the error (PROTOCOL.md §4.10)."""
+        value is the result, an exception the error (docs/protocol.md §4.10)."""
         if not callable(handler):
             raise CommandDeclarationError("command %r: the handler must be callable" % (name,))
         with self._lock:

@@ -1,4 +1,4 @@
-"""Where settings come from (PROTOCOL.md §5), resolved once per client.
+"""Where settings come from (docs/protocol.md §5), resolved once per client.
 
 Order for every setting: constructor argument, then environment variable,
 then ~/.plexus/config.json (or $PLEXUS_CONFIG_DIR/config.json), then the
@@ -27,7 +27,7 @@ DEFAULTS = {"api_key": None, "source_id": None, "persistent_buffer": True}
 
 @dataclass
 class RetryConfig:
-    """Spacing of HTTP retries (PROTOCOL.md §2.4), same fields as plexus-python.
+    """Spacing of HTTP retries (docs/protocol.md §2.4), same fields as plexus-python.
 
     Retries happen on the background sender, never on the caller's thread,
     and a reading is never given up on: `max_retries` only decides when the

@@ -1,4 +1,4 @@
-"""Read side of a gateway: its Data API (PROTOCOL.md §8) over HTTP and its
+"""Read side of a gateway: its Data API (docs/protocol.md §8) over HTTP and its
 live WebSocket streams, for the `plexus` command and `plexus demo`.
 
 The key travels in the `x-api-key` header (and in the first frame of a live

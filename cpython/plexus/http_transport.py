@@ -2,8 +2,8 @@
 
 Every failure to get a complete answer (refused, reset, timeout, a response
 cut short) is one exception type, HttpUnavailable, so the caller has exactly
-one retry decision to make (fixes P9: errors while reading the response are
-not special). The API key goes in the x-api-key header only; exception text
+one retry decision to make (errors while reading the response are retried and
+buffered like the rest). The API key goes in the x-api-key header only; exception text
 never contains it. TLS certificates are verified (the system's default context).
 """
 

@@ -1,7 +1,8 @@
-"""Test runs (PROTOCOL.md §9): named windows on a source, on the app API.
+"""Test runs (docs/protocol.md §9): named windows on a source, on the app API.
 
 Run boundaries are stamped with the same server-corrected clock as the
-readings they bound (F5), and start_run() waits briefly for the first clock
+readings they bound (on the local clock a run could miss its own readings),
+and start_run() waits briefly for the first clock
 sync so the very first run is on that clock too. These are explicit, blocking
 calls to the app API (`endpoint`), unlike send().
 """

@@ -4,16 +4,18 @@ One daemon thread owns the device WebSocket and the plexus_core
 DeviceSession (frames, seq/ack window, clock samples, heartbeats). Whenever
 a connection is up it sends stored batches in key order as the ack window
 allows and deletes each one only when the gateway acknowledges it; nothing
-waits for a new send() (fixes P1). When the socket is down it posts the
-oldest batch over HTTP, so order holds across both paths (P7). When the
+waits for a new send(), so a backlog drains with no new reading. When the
+socket is down it posts the
+oldest batch over HTTP, so order holds across both paths. When the
 connection ends, every unacknowledged batch is simply still in the store and
-goes out again first, with the same batch id (P5, P6).
+goes out again first, with the same batch id: a crash loses nothing
+and a resend is stored once.
 
 Failures: reconnects follow the core backoff (after a 1001 goodbye: 0.1-0.5 s);
-a rejected key backs off for minutes, not seconds (P11); a batch refused for
+a rejected key backs off for minutes, not seconds (no hammering the gateway); a batch refused for
 a rate limit is kept and resent after a pause; a batch refused as invalid is
 split in halves until the bad reading is alone, then that reading is dropped
-and reported (P2).
+and reported, so one bad reading never holds up the rest.
 
 Seams for commands and video: `on_command(frame)` gets every command frame,
 `on_authenticated()` runs after each auth (before telemetry resumes),
@@ -512,7 +514,7 @@ class Sender:
 
     def _date_sync(self, date_ms, rtt_ms):
         """Without a WebSocket, the HTTP Date header (whole seconds) is the only
-        server clock (P10): used until a socket sync, and only to fix an error
+        server clock: used until a socket sync, and only to fix an error
         of over a second, so its coarseness never moves timestamps back and forth."""
         if date_ms is None or self.connections:
             return

@@ -1,4 +1,4 @@
-"""Video frames to the gateway (PROTOCOL.md §4.13), CPython only.
+"""Video frames to the gateway (docs/protocol.md §4.13), CPython only.
 
     px.send_video_frame(frame)                 # ndarray (BGR/gray) or image bytes
     cam = px.stream_camera("/dev/video0")      # FFmpeg -> MJPEG -> frames
@@ -28,7 +28,7 @@ from plexus_core.clock import wall_ms
 from plexus_core.errors import PlexusError
 from plexus_core.points import normalize_timestamp
 
-MAX_JPEG_BYTES = 750000        # §4.13 budget for the JPEG part of one frame
+MAX_JPEG_BYTES = 750000        # docs/protocol.md §4.13 budget for the JPEG part of one frame
 FRAME_VERSION = 1
 MAX_ID_BYTES = 255             # source_id / camera_id length fields are one byte
 HEADER_STRUCT = struct.Struct(">IIq")   # width, height, timestamp_ms
@@ -213,7 +213,7 @@ def fit_jpeg_bytes(jpeg, quality=DEFAULT_QUALITY, budget=MAX_JPEG_BYTES):
     return data, w, h
 
 
-# -- the binary frame (§4.13) --------------------------------------------------
+# -- the binary frame (docs/protocol.md §4.13) ---------------------------------
 
 def truncate_utf8(s, limit=MAX_ID_BYTES):
     """UTF-8 bytes of s, cut to at most `limit` bytes on a character boundary."""
@@ -224,7 +224,7 @@ def truncate_utf8(s, limit=MAX_ID_BYTES):
 
 
 def build_frame(source_id, camera_id, width, height, timestamp_ms, jpeg):
-    """The binary WebSocket message for one frame, byte for byte as §4.13."""
+    """The binary WebSocket message for one frame, byte for byte as docs/protocol.md §4.13."""
     sid = truncate_utf8(source_id)
     cam = truncate_utf8(camera_id)
     try:

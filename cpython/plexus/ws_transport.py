@@ -3,7 +3,8 @@
 The sender thread is the only reader. Writes may come from any thread
 (telemetry from the sender, binary video frames, command statuses):
 websocket-client serialises them with its own lock. Close frames are
-returned, not hidden, so a gateway's goodbye (1001) is seen at once (F8).
+returned, not hidden, so a gateway's goodbye (1001) is seen at once (hidden, it
+costs seconds of data at every gateway deploy).
 Every blocking call has a timeout; the API key is never in the URL.
 """
 

@@ -61,7 +61,7 @@ def test_batch_sender_with_and_without_with(client, gateway):
         b.send_batch([("w", 2), ("w", 3)])
     with pytest.raises(RuntimeError):
         b.send("w", 4)
-    b2 = client.batch()               # never started with `with`: still delivers (P14)
+    b2 = client.batch()               # never started with `with`: still delivers
     b2.send("w", 5)
     wait_for(lambda: gateway.count("rig-1") == 4, what="batched readings")
     assert sorted(values(gateway.points("rig-1"))) == [1, 2, 3, 5]

@@ -158,7 +158,7 @@ def test_a_rejected_key_surfaces_promptly_and_reconnects_back_off(gateway, capfd
         err = wait_for(raised, what="AuthenticationError")
         assert "PLEXUS_API_KEY" in str(err) and secret not in str(err)
         seen = proxy.connections
-        time.sleep(3)  # observing that nothing happens: no hammering (P11)
+        time.sleep(3)  # observing that nothing happens: no hammering with a rejected key
         assert proxy.connections - seen <= 1
         assert px.buffer_size() >= 1  # readings wait on disk for a good key
     finally:

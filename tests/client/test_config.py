@@ -46,7 +46,7 @@ def test_only_a_websocket_url_gives_the_http_url_and_endpoint():
 
 
 def test_config_dir_and_persistent_buffer_setting_are_honoured(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLEXUS_CONFIG_DIR", str(tmp_path / "etc-plexus"))  # P16
+    monkeypatch.setenv("PLEXUS_CONFIG_DIR", str(tmp_path / "etc-plexus"))  # the published client ignores it
     save_config({"api_key": "plx_k", "source_id": "dev-9", "persistent_buffer": False})
     assert (tmp_path / "etc-plexus" / "config.json").exists()
     assert Settings().persistent_buffer is False

@@ -34,10 +34,10 @@ def test_send_never_blocks_while_the_gateway_is_down_then_drains_by_itself(gatew
         wait_for(lambda: px._store.points == 3000, what="readings on disk")
         assert not px.connected and px.buffer_size() == 3000
         gateway.restart()
-        # No further send() or flush: the background sender delivers (P1).
+        # No further send() or flush: the background sender delivers.
         wait_for(lambda: px.buffer_size() == 0, what="backlog delivered")
         exactly_once(gateway, "down-1", 3000)
-        assert values(gateway.points("down-1")) == list(range(3000))  # order kept (P7)
+        assert values(gateway.points("down-1")) == list(range(3000))  # order kept across the outage
     finally:
         px.close()
 

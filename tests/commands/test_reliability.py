@@ -1,4 +1,4 @@
-"""Runs survive dropped connections: never run twice, statuses never lost (P12)."""
+"""Runs survive dropped connections: never run twice, statuses never lost."""
 
 import threading
 

@@ -1,4 +1,4 @@
-"""Legacy commands: typed_command -> command_result (PROTOCOL.md §4.10)."""
+"""Legacy commands: typed_command -> command_result (docs/protocol.md §4.10)."""
 
 import json
 
@@ -17,7 +17,7 @@ def test_legacy_commands():
     b = R.CommandBook(remember=16, max_queued=16)
     b.on_command("set_led", handler, description="toggle", params=[{"name": "on", "type": "bool"}])
     b.on_command("one", handler, concurrency="reject")
-    assert b.manifest() is None   # legacy commands are not declared under protocol 1 (F11)
+    assert b.manifest() is None   # legacy commands are not declared under protocol 1 (they draw invalid_command)
     texts, call = b.receive({"type": "typed_command", "id": "c1", "command": "set_led",
                              "params": {"on": True}}, 0)
     assert statuses(texts) == [{"type": "command_result", "id": "c1", "command": "set_led", "event": "ack"}]

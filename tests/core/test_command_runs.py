@@ -1,4 +1,4 @@
-"""Command runs: statuses, errors in their documented order, results (PROTOCOL.md §4.11)."""
+"""Command runs: statuses, errors in their documented order, results (docs/protocol.md §4.11)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Command declarations and param coercion (PROTOCOL.md §4.11)."""
+"""Command declarations and param coercion (docs/protocol.md §4.11)."""
 
 from check import message, raises
 from plexus_core import commands as C

@@ -1,6 +1,6 @@
 """Devices for the dashboard tests: the real client sending readings, and a
 device that declares commands and answers them over the real device socket
-(the protocol frames of PROTOCOL.md §4.10-4.11, written out plainly)."""
+(the protocol frames of docs/protocol.md §4.10-4.11, written out plainly)."""
 
 import json
 import math

@@ -1,4 +1,4 @@
-"""The Data API and live streams (PROTOCOL.md §8) on the real gateway, and
+"""The Data API and live streams (docs/protocol.md §8) on the real gateway, and
 what each key scope may read."""
 
 import json

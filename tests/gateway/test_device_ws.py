@@ -1,6 +1,6 @@
 """/ws/device against the real gateway: both published auth shapes, acks only
 after storage and only when offered, every error and close code of
-PROTOCOL.md §4.8-4.9, and the batch-id extension."""
+docs/protocol.md §4.8-4.9, and the batch-id extension."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""POST /ingest against the real gateway: every status of PROTOCOL.md §2.2, in
+"""POST /ingest against the real gateway: every status of docs/protocol.md §2.2, in
 the hosted gateway's order, and what is stored."""
 
 import gzip

@@ -116,7 +116,7 @@ def wait_declared(gw, sid, name):
         wait_for(lambda: declared(gw, sid, name), timeout=15, what="the declaration")
     except AssertionError:
         # Both published clients start their socket inside the declaring call,
-        # before they record the declaration (P19): on a busy machine the auth
+        # before they record the declaration (a race of theirs): on a busy machine the auth
         # frame can leave without it. A gateway restart makes them reconnect
         # with it, as it would for a user.
         gw.restart()
@@ -206,7 +206,7 @@ def test_gateway_sigkill_while_016_streams_with_acks_loses_nothing(gateway, tmp_
             p.kill()
     assert p.returncode == 0 and out.split() == ["left", "0"], err
     rows = gateway._query("SELECT DISTINCT value FROM points WHERE source_id='peer-kill'", ())
-    assert sorted(int(r[0]) for r in rows) == list(range(n))     # 0.16 may resend (P5); never loses
+    assert sorted(int(r[0]) for r in rows) == list(range(n))     # 0.16 may resend after a drop; never loses
 
 
 VIDEO_016 = r"""

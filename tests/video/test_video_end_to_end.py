@@ -1,5 +1,5 @@
 """Video end to end: a real device socket, the real gateway process, real
-viewer sockets on /v1/sources/{id}/video/stream (PROTOCOL.md §4.13, §8).
+viewer sockets on /v1/sources/{id}/video/stream (docs/protocol.md §4.13, §8).
 
 The device is either the Plexus client or, where a test needs to see every
 write, a bare /ws/device connection authenticated by DeviceSession.
@@ -335,7 +335,7 @@ def close_code(viewer):
             return m["code"]
 
 
-# -- viewer auth and limits (§8) ------------------------------------------------------
+# -- viewer auth and limits (docs/protocol.md §8) -------------------------------------
 
 def test_viewer_with_a_bad_key_is_closed_4001(gateway):
     v = Viewer(gateway, "rig-9", key="plx_not_a_real_key")

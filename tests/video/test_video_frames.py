@@ -1,4 +1,4 @@
-"""The §4.13 binary frame, JPEG headers, encoding and the 750,000-byte budget."""
+"""The binary frame of docs/protocol.md §4.13, JPEG headers, encoding and the 750,000-byte budget."""
 
 import numpy as np
 import pytest
@@ -150,7 +150,7 @@ def test_fitting_keeps_going_where_one_proportional_pass_would_not_fit():
     img = noise(640, 480)
     budget = 40000
     first = len(jpeg(img, 85))
-    blind_q = max(10, int(85 * budget / first))          # the one-pass rule of §4.13
+    blind_q = max(10, int(85 * budget / first))          # the one-pass rule of docs/protocol.md §4.13
     assert len(jpeg(img, blind_q)) > budget               # ...which misses the budget here
     data, w, h, passes = video.fit_jpeg(img, 85, budget)
     assert len(data) <= budget and passes > 2

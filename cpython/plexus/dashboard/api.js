@@ -1,4 +1,4 @@
-// The gateway's Data API (PROTOCOL.md §8). The key lives in sessionStorage only:
+// The gateway's Data API (docs/protocol.md §8). The key lives in sessionStorage only:
 // it goes in the x-api-key header and in the first frame of a live stream,
 // never in a URL.
 

@@ -1,7 +1,7 @@
 // Buttons for the commands a device declared, with inputs for their
 // parameters and the status of each press.
 //
-// Two declaration shapes exist (PROTOCOL.md §4.3, §4.11):
+// Two declaration shapes exist (docs/protocol.md §4.3, §4.11):
 //   legacy: {name, description?, params?: [{name, type, min?, max?, required?}]}
 //           sent with POST /v1/sources/{id}/commands -> {queued}
 //   v1:     {name, params: {pname: spec}, danger, title?, description?, ...}

@@ -1,4 +1,4 @@
-// Video tiles: the gateway relays camera frames live (PROTOCOL.md §8 video
+// Video tiles: the gateway relays camera frames live (docs/protocol.md §8 video
 // stream). The first frame, `init`, names the cameras each online source
 // streams; when ours has cameras we are not watching, reopen asking for them.
 

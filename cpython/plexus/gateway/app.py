@@ -6,6 +6,7 @@ import os
 from aiohttp import web
 
 from plexus.gateway import app_api, data_api, device_ws, ingest, streams
+from plexus.gateway.browser_ws import browser_socket
 from plexus.gateway.commands import Commands
 from plexus.gateway.hub import Hub
 from plexus.gateway.profile import DEFAULT
@@ -44,6 +45,7 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
         web.post("/ingest", ingest.ingest),
         web.options("/ingest", ingest.preflight),
         web.get("/ws/device", device_ws.device_socket),
+        web.get("/ws/browser", browser_socket),
     ] + data_api.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
         web.get("/", dashboard),
         web.get("/{name}", dashboard),

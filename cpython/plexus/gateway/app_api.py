@@ -1,4 +1,4 @@
-"""The app API calls the SDK makes besides telemetry (PROTOCOL.md §9): test
+"""The app API calls the SDK makes besides telemetry (docs/protocol.md §9): test
 runs (`POST /api/runs`, `PATCH /api/runs/{id}`) and source registration.
 
 A run is a named time window on one source (or the whole org). When it ends,

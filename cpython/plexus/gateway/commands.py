@@ -1,4 +1,4 @@
-"""Commands (PROTOCOL.md §4.10-4.11, §8): operators start them over HTTP, the
+"""Commands (docs/protocol.md §4.10-4.11, §8): operators start them over HTTP, the
 gateway relays them to the connected device and records what it reports.
 
 Legacy commands (`typed_command` -> `command_result`) are fire-and-forget on
@@ -58,6 +58,7 @@ class Commands:
         if t == "command_result":
             if isinstance(f.get("id"), str):
                 await self.store.command_event(f["id"], conn.source_id, f)
+            self.hub.publish_notice(conn.source_id, f)  # browsers see results, as on the hosted gateway
         elif t == "command_status":
             await self._status(conn, f)
         elif t == "command_sync":

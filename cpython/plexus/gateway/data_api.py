@@ -1,4 +1,4 @@
-"""The Data API (PROTOCOL.md §8): sources, metrics, queries, events, fleet."""
+"""The Data API (docs/protocol.md §8): sources, metrics, queries, events, fleet."""
 
 from datetime import datetime, timezone
 

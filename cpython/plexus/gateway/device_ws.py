@@ -1,4 +1,4 @@
-"""`/ws/device`: the device socket (PROTOCOL.md §4).
+"""`/ws/device`: the device socket (docs/protocol.md §4).
 
 Telemetry is acknowledged only after the writer has committed it. Acks and
 per-frame errors leave through one ordered queue per connection, because
@@ -198,6 +198,7 @@ async def _text(conn, st, text):
         return
     if t == "heartbeat":
         st.store.touch_source(conn.source_id)
+        st.hub.publish_heartbeat(conn.source_id, f.get("uptime_s"))
         sync = f.get("sync")
         if type(sync) in (int, float) and st.profile.clock_sync:  # our clock-sync extension: echo our time
             await conn.send({"type": "time", "sync": f["sync"], "server_time_ms": now_ms()})
@@ -235,7 +236,7 @@ def _telemetry(conn, st, f):
         clean = []
         for i, p in enumerate(points):
             try:
-                p = check_wire_point(p, rescale_seconds=False)  # WS never rescales seconds (§4.6)
+                p = check_wire_point(p, rescale_seconds=False)  # WS never rescales seconds (docs/protocol.md §4.6)
             except ValueError as e:
                 detail = "points[%d]: %s" % (i, e)
                 break

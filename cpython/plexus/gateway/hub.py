@@ -6,8 +6,9 @@ device or other viewers.
 """
 
 import asyncio
-import json
 import time
+
+from plexus.gateway.jsontext import dumps
 
 ONLINE_WINDOW_MS = 60000  # an HTTP-only source is online this long after its last request
 
@@ -24,6 +25,10 @@ class Viewer:
 
     def matches(self, source_id):
         return (self.source_id == "*" or self.source_id == source_id) and self.key.may_use(source_id)
+
+    def wants(self, name):
+        """Whether this viewer takes the named metric or camera."""
+        return self.wanted is None or name in self.wanted
 
     def offer(self, text):
         try:
@@ -60,10 +65,12 @@ class Hub:
         self.metric_viewers = set()
         self.log_viewers = set()
         self.video_viewers = set()
+        self.notice_viewers = set()  # source_status, heartbeats, command results (the browser socket)
 
     # devices
     def attach(self, conn):
         self.devices.setdefault(conn.source_id, []).append(conn)
+        self.publish_notice(conn.source_id, self._online(conn))
 
     def detach(self, conn):
         conns = self.devices.get(conn.source_id, [])
@@ -72,6 +79,8 @@ class Hub:
         if not conns:
             self.devices.pop(conn.source_id, None)
             self.cameras.pop(conn.source_id, None)
+            self.publish_notice(conn.source_id, {"type": "source_status", "source_id": conn.source_id,
+                                                 "status": "offline"})
 
     def device(self, source_id):
         """The newest connection of a source, or None."""
@@ -96,7 +105,7 @@ class Hub:
             if v.matches(source_id):
                 sel = [p for p in metrics if v.wanted is None or p["metric"] in v.wanted]
                 if sel:
-                    v.offer(json.dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
+                    v.offer(dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
         for p in points:
             if p["class"] != "event":
                 continue
@@ -104,7 +113,7 @@ class Hub:
             for v in self.log_viewers:
                 if v.matches(source_id) and (v.wanted is None or p["metric"] in v.wanted):
                     if text is None:
-                        text = json.dumps(dict(_live(source_id, p), type="event"))
+                        text = dumps(dict(_live(source_id, p), type="event"))
                     v.offer(text)
 
     def saw_camera(self, source_id, camera_id):
@@ -113,15 +122,38 @@ class Hub:
         if camera_id in cams:
             return False
         cams.append(camera_id)
+        conn = self.device(source_id)
+        if conn is not None:
+            self.publish_notice(source_id, self._online(conn))
         return True
 
     def publish_video(self, frame):
         text = None
         for v in self.video_viewers:
-            if v.matches(frame["source_id"]) and (v.wanted is None or frame["camera_id"] in v.wanted):
+            if v.matches(frame["source_id"]) and v.wants(frame["camera_id"]):
                 if text is None:
-                    text = json.dumps(frame)
+                    text = dumps(frame)
                 v.offer(text)
+
+    def publish_heartbeat(self, source_id, uptime_s=None):
+        frame = {"type": "heartbeat", "class": "heartbeat", "source_id": source_id, "status": "running",
+                 "timestamp": int(time.time() * 1000)}
+        if uptime_s is not None:
+            frame["uptime_s"] = uptime_s
+        self.publish_notice(source_id, frame)
+
+    def publish_notice(self, source_id, frame):
+        text = None
+        for v in self.notice_viewers:
+            if v.matches(source_id):
+                if text is None:
+                    text = dumps(frame)
+                v.offer(text)
+
+    def _online(self, conn):
+        return {"type": "source_status", "source_id": conn.source_id, "status": "online",
+                "platform": conn.platform, "sensors": getattr(conn, "sensors", None),
+                "cameras": [{"camera_id": c, "video_type": "normal"} for c in self.cameras.get(conn.source_id, [])]}
 
     def online_cameras(self, key):
         return [{"source_id": sid, "cameras": list(self.cameras.get(sid, []))}

@@ -1,4 +1,4 @@
-"""`POST /ingest`: HTTP telemetry (PROTOCOL.md §2.2), checked in the hosted
+"""`POST /ingest`: HTTP telemetry (docs/protocol.md §2.2), checked in the hosted
 gateway's order so clients see the same status codes."""
 
 import json

@@ -1,4 +1,4 @@
-"""Token buckets for per-connection message rates (PROTOCOL.md §4.12)."""
+"""Token buckets for per-connection message rates (docs/protocol.md §4.12)."""
 
 import time
 
@@ -26,7 +26,7 @@ class TokenBucket:
 
 
 class Limits:
-    """The gateway's rate settings (PROTOCOL.md §4.12, §2.2); rate 0 switches a limit off.
+    """The gateway's rate settings (docs/protocol.md §4.12, §2.2); rate 0 switches a limit off.
 
     Per connection: telemetry messages (burst 2000, 500/s) and control
     messages (burst 60, 20/s). Per source, WebSocket and HTTP together:

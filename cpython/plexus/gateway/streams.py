@@ -1,4 +1,4 @@
-"""Live streams for viewers (PROTOCOL.md §8): metrics, logs and video.
+"""Live streams for viewers (docs/protocol.md §8): metrics, logs and video.
 
 The first frame must be `{"type": "auth", "api_key": ...}` within 10 s; the
 key never travels in the URL.

@@ -1,4 +1,4 @@
-"""Video frames from devices (PROTOCOL.md §4.13): parsed, relayed live to
+"""Video frames from devices (docs/protocol.md §4.13): parsed, relayed live to
 viewers, never stored."""
 
 import base64
