@@ -7,7 +7,7 @@ import time
 
 import websocket
 
-from support.raw import http, ingest, next_of, recv
+from support.raw import device, http, ingest, next_of, recv
 
 
 
@@ -250,3 +250,33 @@ def test_the_dashboard_is_served_and_holds_no_key(gateway):
     assert gateway.key not in html
     assert http(gateway, "GET", "/../gateway.db")[0] == 404
     assert http(gateway, "GET", "/nope.py")[0] == 404
+
+
+def test_video_init_lists_platform_sensors_and_declared_and_seen_cameras(gateway):
+    ws, auth = device(gateway, "cam-rig", platform="c-sdk", sensors=[{"name": "imu", "rate_hz": 100}],
+                      cameras=[{"camera_id": "front", "video_type": "thermal"}, "side", 7, {"nope": 1}])
+    assert auth["type"] == "authenticated"
+    viewer = stream(gateway, "/v1/sources/cam-rig/video/stream?camera_id=rear")
+    init = next_of(viewer, "init")
+    assert init["online_sources"] == [{"source_id": "cam-rig", "platform": "c-sdk",
+                                       "sensors": [{"name": "imu", "rate_hz": 100}],
+                                       "cameras": [{"camera_id": "front", "video_type": "thermal"},
+                                                   {"camera_id": "side", "video_type": "normal"}]}]
+    frame = {"type": "video_frame", "camera_id": "rear", "frame": "/9j/2Q==", "width": 2, "height": 2,
+             "timestamp": 1760000000000, "video_type": "thermal"}
+    viewer.settimeout(0.5)
+    while True:  # the viewer is served once its auth is processed: offer frames until one shows
+        ws.send(json.dumps(frame))
+        try:
+            got = next_of(viewer, "video_frame")
+            break
+        except websocket.WebSocketTimeoutException:
+            continue
+    assert (got["source_id"], got["camera_id"]) == ("cam-rig", "rear")
+    viewer.close()
+    again = stream(gateway, "/v1/sources/*/video/stream")
+    cams = next_of(again, "init")["online_sources"][0]["cameras"]
+    assert cams[-1] == {"camera_id": "rear", "video_type": "thermal"} and len(cams) == 3
+    assert get(gateway, "/v1/sources/cam-rig")[1]["cameras"] == ["front", "side", "rear"]
+    again.close()
+    ws.close()
