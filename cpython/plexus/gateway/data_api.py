@@ -13,6 +13,7 @@ from plexus.gateway.store import MAX_ROWS, now_ms
 UNIT_MS = {"m": 60000, "h": 3600000, "d": 86400000}
 INTERVAL_MS = {"1m": 60000, "10m": 600000, "1h": 3600000, "1d": 86400000}
 FLEET_MAX_BUCKETS = MAX_ROWS  # across sources, as the hosted API caps them
+TIME_BOUND_MS = 2 ** 62       # window ends are clamped to what SQLite's integers hold
 
 
 def parse_last(text):
@@ -30,7 +31,7 @@ def parse_time(name, text):
         pass
     else:
         if n == n and abs(n) != float("inf"):
-            return int(n if abs(n) > 2e10 else n * 1000)
+            return int(max(-TIME_BOUND_MS, min(TIME_BOUND_MS, n if abs(n) > 2e10 else n * 1000)))
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
