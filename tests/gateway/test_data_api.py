@@ -280,3 +280,23 @@ def test_video_init_lists_platform_sensors_and_declared_and_seen_cameras(gateway
     assert get(gateway, "/v1/sources/cam-rig")[1]["cameras"] == ["front", "side", "rear"]
     again.close()
     ws.close()
+
+
+def test_every_data_api_body_is_compact_json(gateway):
+    seed(gateway)
+    paths = ["/v1/sources", "/v1/sources/pump-07", "/v1/sources/pump-07/metrics", "/v1/sources/pump-07/metrics/latest",
+             "/v1/sources/pump-07/metrics/query?last=5m", "/v1/sources/pump-07/metrics/query?last=1d",
+             "/v1/sources/pump-07/logs?last=1h", "/v1/fleet/health", "/v1/fleet/metrics?metric=temp",
+             "/v1/sources/nobody", "/v1/sources/pump-07/logs?tail=x", "/v1/fleet/metrics", "/health",
+             "/openapi.json"]
+    conn = http_client.HTTPConnection("127.0.0.1", gateway.port, timeout=60)
+    for path, key in [(p, gateway.key) for p in paths] + [("/v1/sources", "plx_nope")]:
+        conn.request("GET", path, headers={"x-api-key": key})
+        r = conn.getresponse()
+        text = r.read().decode()
+        assert text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False), path
+        assert r.getheader("Content-Type").startswith("application/json"), path
+    conn.request("POST", "/v1/sources/pump-07/commands", body=b'{"command":"go"}',
+                 headers={"x-api-key": gateway.key, "Content-Type": "application/json"})
+    assert conn.getresponse().read() == b'{"queued":false}'
+    conn.close()
