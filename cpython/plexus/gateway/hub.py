@@ -128,9 +128,10 @@ class Hub:
         """The connected sources the key may see, as a viewer's `init` lists them."""
         out = []
         for sid in sorted(self.devices):
-            conn = self.device(sid)
             if key.may_use(sid):
-                out.append({"source_id": sid, "platform": conn.platform if isinstance(conn.platform, str) else "", "sensors": conn.sensors,
+                conn = self.device(sid)
+                platform = conn.platform if isinstance(conn.platform, str) else ""
+                out.append({"source_id": sid, "platform": platform, "sensors": conn.sensors,
                             "cameras": [dict(c) for c in conn.cameras]})
         return out
 
