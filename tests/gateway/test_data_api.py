@@ -5,8 +5,10 @@ import http.client as http_client
 import json
 import time
 
+import pytest
 import websocket
 
+from plexus.data_client import ApiError, DataClient
 from support.raw import device, http, ingest, next_of, recv
 
 
@@ -300,3 +302,15 @@ def test_every_data_api_body_is_compact_json(gateway):
                  headers={"x-api-key": gateway.key, "Content-Type": "application/json"})
     assert conn.getresponse().read() == b'{"queued":false}'
     conn.close()
+
+
+def test_our_client_reports_the_hosted_error_shapes(gateway):
+    seed(gateway)
+    client = DataClient(gateway.url, gateway.key)
+    with pytest.raises(ApiError) as e:
+        client.get("/v1/sources/pump-07/logs", tail="ten")
+    assert e.value.status == 422 and "tail: Input should be a valid integer" in str(e.value)
+    with pytest.raises(ApiError) as e:
+        client.query("nobody", last="5m")
+    assert e.value.status == 404 and "never been seen" in str(e.value)
+    assert client.events("pump-07", last="1h")[-1]["value"] == "RUN"
