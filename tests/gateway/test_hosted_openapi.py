@@ -108,6 +108,16 @@ def test_our_extensions_answer_as_our_document_says(gw):
     status, sent = call(gw, "POST", "/v1/sources/rig-live/commands", {"command": "blink"})
     assert call(gw, "GET", "/v1/sources/rig-live/commands/" + sent["id"])[0] == 200
     assert call(gw, "GET", "/v1/sources/pump-07/events?tail=2")[0] == 200
+    assert call(gw, "POST", "/ingest", {"source_id": "pump-09", "points": [{"metric": "a", "value": 1}]})[0] == 200
+    assert call(gw, "POST", "/ingest", {"source_id": "pump-09", "points": [{"metric": "a"}]})[0] == 400
+    status, made = call(gw, "POST", "/api/runs", {"name": "soak", "started_at": "2026-01-01T00:00:00Z",
+                                                  "source_id": "pump-07"})
+    assert status == 201
+    assert call(gw, "GET", "/api/runs/" + made["run"]["id"])[0] == 200
+    assert call(gw, "PATCH", "/api/runs/" + made["run"]["id"],
+                {"status": "completed", "ended_at": "2026-01-01T01:00:00Z"})[0] == 200
+    assert call(gw, "GET", "/api/runs/nope")[0] == 404
+    assert call(gw, "POST", "/api/sources", {"slug": "pump-07"})[0] == 201
 
 
 PARAM = st.sampled_from(["metrics", "last", "start", "end", "interval", "tail", "limit", "name", "status", "metric"])
