@@ -14,7 +14,7 @@ the `commands` scope, 4 gateway unreachable.
 
 import time
 
-from plexus.data_client import ApiError, KeyRejected, source_path
+from plexus.data_client import ApiError, KeyRejected, _error_text, source_path
 from plexus.people_cli import (EXIT_CODES, OK, PROBLEM, Context, _add_common, fmt_value,
                                parse_value, run_command)
 
@@ -79,7 +79,7 @@ def _check(r, client):
     if r.status == 401:
         raise KeyRejected("the gateway at %s rejected the API key" % client.base_url)
     if r.status == 403:
-        text = (r.data or {}).get("error") if isinstance(r.data, dict) else None
+        text = _error_text(r.data, None)
         raise ApiError(403, "the API key may not send commands (%s); it needs the "
                        "`commands` scope" % (text or "forbidden"))
 
@@ -179,6 +179,4 @@ def send_legacy(client, args, params, out):
 
 
 def _error(r):
-    if isinstance(r.data, dict) and isinstance(r.data.get("error"), str):
-        return r.data["error"]
-    return "HTTP %d" % r.status
+    return _error_text(r.data, "HTTP %d" % r.status)

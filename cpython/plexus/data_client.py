@@ -52,10 +52,15 @@ class Response:
 
 
 def _error_text(data, fallback):
+    """The reason in an error body: `{"detail": text}`, a 422's list of faults, or `{"error": text}`."""
     if isinstance(data, dict):
-        for k in ("error", "detail", "message"):
+        for k in ("detail", "error", "message"):
             if isinstance(data.get(k), str):
                 return data[k]
+        faults = data.get("detail")
+        if isinstance(faults, list) and faults and all(isinstance(f, dict) for f in faults):
+            return "; ".join("%s: %s" % (".".join(str(p) for p in f.get("loc", [])[1:]) or "body", f.get("msg"))
+                             for f in faults)
     return fallback
 
 

@@ -515,8 +515,13 @@ def cmd_query(args, out):
         raise ValueError("--start and --end go together (or use --last)")
     if args.last and not (args.last[:-1].isdigit() and args.last[-1:] in ("m", "h", "d")):
         raise ValueError("--last %r must be a number and a unit: 10m, 1h or 7d" % args.last)
-    res = ctx.client().query(args.source, metrics=args.metrics, last=args.last, start=args.start,
-                             end=args.end, interval=args.interval) or {}
+    try:
+        res = ctx.client().query(args.source, metrics=args.metrics, last=args.last, start=args.start,
+                                 end=args.end, interval=args.interval) or {}
+    except ApiError as e:
+        if e.status != 404:  # a source never seen: no readings, as for a quiet one
+            raise
+        res = {}
     if args.json:
         out.json(res)
         return OK

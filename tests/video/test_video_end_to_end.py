@@ -206,7 +206,7 @@ def test_init_lists_the_cameras_of_online_sources(gateway, client):
     v2 = Viewer(gateway, "rig-4", cameras=["bay"])
     init = v2.next("init")
     src = [s for s in init["online_sources"] if s["source_id"] == "rig-4"]
-    assert src and "bay" in src[0]["cameras"]
+    assert src and {"camera_id": "bay", "video_type": "normal"} in src[0]["cameras"]
     v2.close()
 
 

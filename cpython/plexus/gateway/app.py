@@ -5,10 +5,12 @@ import os
 
 from aiohttp import web
 
-from plexus.gateway import app_api, data_api, device_ws, ingest, streams
+from plexus.gateway import app_api, data_api, device_ws, ingest, openapi, streams
 from plexus.gateway.browser_ws import browser_socket
 from plexus.gateway.commands import Commands
+from plexus.gateway.edge import data_api_edge
 from plexus.gateway.hub import Hub
+from plexus.gateway.jsontext import json_response
 from plexus.gateway.profile import DEFAULT
 from plexus.gateway.ratelimit import Limits
 from plexus.gateway.state import STATE, GatewayState
@@ -17,11 +19,13 @@ from plexus_core import __version__, limits
 
 log = logging.getLogger("plexus.gateway")
 DASHBOARD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dashboard")
+VERSION_HEADER = "x-plexus-version"
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
 async def health(request):
-    return web.json_response({"status": "ok", "version": __version__})
+    """The hosted body exactly; our version travels in a header of our own."""
+    return json_response({"status": "ok"}, headers={VERSION_HEADER: __version__})
 
 
 async def dashboard(request):
@@ -38,10 +42,11 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
     store = SqliteStore(db_path)
     hub = Hub()
     st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile)
-    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT)
+    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[data_api_edge])
     app[STATE] = st
     app.add_routes([
         web.get("/health", health),
+        web.get("/openapi.json", openapi.document),
         web.post("/ingest", ingest.ingest),
         web.options("/ingest", ingest.preflight),
         web.get("/ws/device", device_ws.device_socket),

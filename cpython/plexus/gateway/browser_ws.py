@@ -284,7 +284,7 @@ async def browser_socket(request):
     conn.start()   # what is published from here on waits in the queue behind `init`
     pump = None
     try:
-        await conn.send({"type": "init", "online_sources": st.hub.online_cameras(key)})
+        await conn.send({"type": "init", "online_sources": st.hub.online_sources(key)})
         pump = asyncio.ensure_future(conn.out.pump())
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):

@@ -11,6 +11,9 @@ import uuid
 
 from aiohttp import web
 
+from plexus.gateway.data_api import known_source
+from plexus.gateway.edge import Invalid
+from plexus.gateway.jsontext import json_response
 from plexus.gateway.profile import DEFAULT
 from plexus.gateway.state import error, require_source
 from plexus.gateway.store import now_ms
@@ -106,24 +109,29 @@ class Commands:
 
     @staticmethod
     async def _body(request):
+        """The body {"command": NAME, "params": {...}}; a wrong one is a 422, as FastAPI answers it."""
         try:
             body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("command"), str) or not body["command"]:
-            raise web.HTTPBadRequest(text='{"error": "body must be {\\"command\\": NAME, \\"params\\": {...}}"}',
-                                     content_type="application/json")
+        except ValueError as e:
+            raise Invalid("body", 0, "json_invalid", "JSON decode error: %s" % e, {}) from None
+        if not isinstance(body, dict):
+            raise Invalid("body", None, "model_attributes_type", 'body must be {"command": NAME, "params": {...}}',
+                          body)
+        if "command" not in body:
+            raise Invalid("body", "command", "missing", "Field required", body)
+        if not isinstance(body["command"], str) or not body["command"]:
+            raise Invalid("body", "command", "string_type", "command must be a non-empty string", body["command"])
         params = body.get("params") if body.get("params") is not None else {}
         if not isinstance(params, dict):
-            raise web.HTTPBadRequest(text='{"error": "params must be an object"}', content_type="application/json")
+            raise Invalid("body", "params", "dict_type", "Input should be a valid dictionary", params)
         return body, params
 
     async def send_legacy(self, request):
         sid = await self._target(request, "commands")
         body, params = await self._body(request)
         conn = self.hub.device(sid)
-        if conn is None:
-            return web.json_response({"queued": False, "error": "source %r is not connected" % sid}, status=409)
+        if conn is None:  # offline or never seen: not queued, as the hosted API answers
+            return json_response({"queued": False})
         cid = str(uuid.uuid4())
         if not self.profile.commands_v1:  # the hosted relay always names the target source in the params
             params = dict(params, source_id=sid)
@@ -139,7 +147,7 @@ class Commands:
         return web.json_response(cmd)
 
     async def start_run(self, request):
-        sid = await self._target(request, "commands")
+        sid = (await known_source(request, "commands"))[1]
         body, params = await self._body(request)
         conn = self.hub.device(sid)
         decl = None

@@ -1,31 +1,42 @@
-"""The Data API (docs/protocol.md §8): sources, metrics, queries, events, fleet."""
+"""The Data API: sources, metrics, queries, events, fleet, in the hosted
+Data API's shapes (docs/api.md)."""
 
 from datetime import datetime, timezone
 
 from aiohttp import web
 
-from plexus.gateway.state import STATE, error, require_key, require_source
+from plexus.gateway.edge import BadRequest, Invalid, Problem
+from plexus.gateway.jsontext import dumps, json_response
+from plexus.gateway.state import STATE, require_key, require_source
 from plexus.gateway.store import MAX_ROWS, now_ms
 
 UNIT_MS = {"m": 60000, "h": 3600000, "d": 86400000}
 INTERVAL_MS = {"1m": 60000, "10m": 600000, "1h": 3600000, "1d": 86400000}
-
-
-class BadRequest(Exception):
-    pass
+FLEET_MAX_BUCKETS = MAX_ROWS  # across sources, as the hosted API caps them
+TIME_BOUND_MS = 2 ** 62       # window ends are clamped to what SQLite's integers hold
 
 
 def parse_last(text):
-    if len(text) < 2 or text[-1] not in UNIT_MS or not text[:-1].isdigit() or int(text[:-1]) <= 0:
-        raise BadRequest("last must be a positive whole number followed by m, h or d (e.g. 15m, 1h, 7d)")
+    if len(text) < 2 or text[-1] not in UNIT_MS or not (text[:-1].isascii() and text[:-1].isdigit()):
+        raise BadRequest("last must be a whole number followed by m, h or d (e.g. 15m, 1h, 7d)")
     return int(text[:-1]) * UNIT_MS[text[-1]]
 
 
 def parse_time(name, text):
+    """Epoch ms of an ISO 8601 time (UTC when it names no zone) or of a Unix
+    time in seconds (milliseconds past 2e10), the times the hosted API takes."""
+    try:
+        n = float(text)
+    except ValueError:
+        pass
+    else:
+        if n == n and abs(n) != float("inf"):
+            return int(max(-TIME_BOUND_MS, min(TIME_BOUND_MS, n if abs(n) > 2e10 else n * 1000)))
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest("%s must be an ISO 8601 time such as 2026-11-25T10:00:00Z" % name) from None
+        raise Invalid("query", name, "datetime_parsing", "Input should be a valid datetime, such as "
+                      "2026-11-25T10:00:00Z", text) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return int(t.timestamp() * 1000)
@@ -33,17 +44,18 @@ def parse_time(name, text):
 
 def window(q):
     """(start_ms, end_ms) from `last`, or `start` and `end`; the last hour by default."""
-    end = now_ms()
-    if q.get("last"):
-        return end - parse_last(q["last"]), end
-    if q.get("start") or q.get("end"):
-        if not (q.get("start") and q.get("end")):
-            raise BadRequest("give both start and end, or neither")
-        start, end = parse_time("start", q["start"]), parse_time("end", q["end"])
-        if start > end:
-            raise BadRequest("start must not be after end")
-        return start, end
-    return end - 3600000, end
+    start = parse_time("start", q["start"]) if "start" in q else None  # typed first, as FastAPI does
+    end = parse_time("end", q["end"]) if "end" in q else None
+    now = now_ms()
+    if "last" in q:
+        return now - parse_last(q["last"]), now
+    if start is None and end is None:
+        return now - 3600000, now
+    if start is None or end is None:
+        raise BadRequest("give both start and end, or neither")
+    if start > end:
+        raise BadRequest("start must not be after end")
+    return start, end
 
 
 def auto_interval(span_ms):
@@ -58,18 +70,34 @@ def auto_interval(span_ms):
     return "1d"
 
 
-def _int(q, name, default, top):
-    v = q.get(name)
-    if v is None:
+def _int(q, name, default, top=MAX_ROWS):
+    text = q.get(name)
+    if text is None:
         return default
-    if not v.isdigit() or not 0 < int(v) <= top:
-        raise BadRequest("%s must be a whole number from 1 to %d" % (name, top))
-    return int(v)
+    t = text.strip()
+    digits = t[1:] if t[:1] in ("+", "-") else t
+    if not (digits.isascii() and digits.isdigit()):
+        raise Invalid("query", name, "int_parsing", "Input should be a valid integer, unable to parse string "
+                      "as an integer", text)
+    v = int(t)
+    if v > top:
+        raise Invalid("query", name, "less_than_equal", "Input should be less than or equal to %d" % top, text,
+                      le=top)
+    if v < 0:
+        raise Invalid("query", name, "greater_than_equal", "Input should be greater than or equal to 0", text,
+                      ge=0)
+    return v
 
 
-async def _readable_source(request):
-    _, sid = await require_source(request, "read")
-    return request.app[STATE], sid
+async def known_source(request, scope="read"):
+    """(state, source_id, stored source or None) for a source the key may use
+    that is online or was ever seen; else 401/403, or 404."""
+    _, sid = await require_source(request, scope)
+    st = request.app[STATE]
+    src = await st.store.source(sid)
+    if src is None and not st.hub.online(sid):
+        raise Problem("source %r has never been seen" % sid, 404)
+    return st, sid, src
 
 
 def _source_json(st, src):
@@ -82,7 +110,8 @@ async def sources(request):
     st = request.app[STATE]
     status = request.query.get("status")
     if status not in (None, "online", "offline"):
-        return error(400, "status must be online or offline")
+        raise Invalid("query", "status", "literal_error", "Input should be 'online' or 'offline'", status,
+                      expected="'online' or 'offline'")
     out = []
     for src in await st.store.sources():
         if not key.may_use(src["source_id"]):
@@ -90,102 +119,102 @@ async def sources(request):
         s = _source_json(st, src)
         if status is None or s["online"] == (status == "online"):
             out.append(s)
-    return web.json_response({"devices": out})
+    return json_response({"devices": out})
 
 
 async def source(request):
-    st, sid = await _readable_source(request)
-    src = await st.store.source(sid)
+    st, sid, src = await known_source(request)
     if src is None:
-        if not st.hub.online(sid):
-            return error(404, "source %r has never been seen" % sid)
         src = {"source_id": sid, "last_seen_ms": None, "commands": [], "cameras": []}
     out = _source_json(st, src)
     conn = st.hub.device(sid)
     out["commands"] = conn.commands if conn is not None else src["commands"]
-    out["cameras"] = st.hub.cameras.get(sid) or src["cameras"]
-    return web.json_response(out)
+    live = [c["camera_id"] for c in conn.cameras] if conn is not None else []
+    out["cameras"] = live + [c for c in src["cameras"] if c not in live]
+    return json_response(out)
 
 
 async def metrics(request):
-    st, sid = await _readable_source(request)
-    return web.json_response(await st.store.metric_names(sid))
+    st, sid, _ = await known_source(request)
+    return json_response(await st.store.metric_names(sid))
 
 
 async def latest(request):
-    st, sid = await _readable_source(request)
-    return web.json_response({"metrics": await st.store.latest(sid)})
+    st, sid, _ = await known_source(request)
+    return json_response({"metrics": await st.store.latest(sid)})
 
 
 async def query(request):
-    st, sid = await _readable_source(request)
+    st, sid, _ = await known_source(request)
     q = request.query
-    try:
-        start, end = window(q)
-        interval = q.get("interval")
-        if interval is not None and interval != "raw" and interval not in INTERVAL_MS:
-            raise BadRequest("interval must be raw, 1m, 10m, 1h or 1d")
-    except BadRequest as e:
-        return error(400, str(e))
+    start, end = window(q)
+    interval = q.get("interval")
+    if interval is not None and interval != "raw" and interval not in INTERVAL_MS:
+        raise BadRequest("interval must be raw, 1m, 10m, 1h or 1d")
     chosen = interval or auto_interval(end - start)
-    names = [m for m in q.get("metrics", "").split(",") if m]
+    names = [m.strip() for m in q.get("metrics", "").split(",") if m.strip()]
     if chosen == "raw":
         series, truncated = await st.store.raw(sid, names, start, end)
     else:
         series, truncated = await st.store.aggregated(sid, names, start, end, INTERVAL_MS[chosen])
-    return web.json_response({"interval": chosen, "auto_downsampled": interval is None and chosen != "raw",
-                              "series": series, "truncated": truncated})
+    return json_response({"interval": chosen, "auto_downsampled": interval is None and chosen != "raw",
+                          "series": series, "truncated": truncated})
+
+
+def _log_event(row):
+    """A stored event as the hosted API lists it: `value` is text, JSON text
+    for anything but a string."""
+    v = row["value"]
+    return dict(row, value=v if isinstance(v, str) else dumps(v))
 
 
 async def events(request):
-    st, sid = await _readable_source(request)
+    st, sid, _ = await known_source(request)
     q = request.query
-    try:
-        tail = _int(q, "tail", None, MAX_ROWS)
-        limit = _int(q, "limit", 1000, MAX_ROWS)
-        if tail is not None and not (q.get("last") or q.get("start")):
-            start, end = 0, now_ms() + 86400000 * 365
-        else:
-            start, end = window(q)
-    except BadRequest as e:
-        return error(400, str(e))
-    rows = await st.store.events(sid, start, end, q.get("name"), tail or limit, newest=tail is not None)
-    return web.json_response(rows)
+    tail = _int(q, "tail", None)
+    limit = _int(q, "limit", 1000)
+    name = q.get("name") or None
+    if tail is not None:  # the newest N whatever their age: the window is not read
+        rows = await st.store.events(sid, float("-inf"), float("inf"), name, tail, newest=True) if tail else []
+    else:
+        start, end = window(q)
+        rows = await st.store.events(sid, start, end, name, limit) if limit else []
+    return json_response([_log_event(r) for r in rows])
 
 
 async def fleet_health(request):
     key = await require_key(request, "read")
     st = request.app[STATE]
     mine = [s for s in await st.store.sources() if key.may_use(s["source_id"])]
-    return web.json_response({"sources_total": len(mine),
-                              "sources_online": sum(1 for s in mine if st.hub.online(s["source_id"]))})
+    return json_response({"sources_total": len(mine),
+                          "sources_online": sum(1 for s in mine if st.hub.online(s["source_id"]))})
 
 
 async def fleet_metrics(request):
+    """Per source, per bucket: the interval is chosen from the window (raw
+    becomes 1m), as the hosted API does."""
     key = await require_key(request, "read")
     st = request.app[STATE]
     q = request.query
     metric = q.get("metric")
-    if not metric:
-        return error(400, "metric is required, e.g. /v1/fleet/metrics?metric=cpu.temp")
-    try:
-        start, end = window(q)
-    except BadRequest as e:
-        return error(400, str(e))
-    interval = q.get("interval") or auto_interval(end - start)
+    if metric is None:
+        raise Invalid("query", "metric", "missing", "Field required (e.g. /v1/fleet/metrics?metric=cpu.temp)",
+                      None)
+    start, end = window(q)
+    interval = auto_interval(end - start)
     if interval == "raw":
         interval = "1m"
     known = [s["source_id"] for s in await st.store.sources() if key.may_use(s["source_id"])]
-    rows = [r for r in await st.store.fleet_metric(metric, start, end) if key.may_use(r["source_id"])]
-    for r in rows:
-        r["online"] = st.hub.online(r["source_id"])
-    return web.json_response({"metric": metric, "interval": interval,
-                              "sources_online": sum(1 for s in known if st.hub.online(s)),
-                              "sources_w_metric": len(rows), "sources": rows, "truncated": False})
+    series, truncated = await st.store.fleet_metric(metric, start, end, INTERVAL_MS[interval], FLEET_MAX_BUCKETS)
+    rows = [dict(s, online=st.hub.online(s["source_id"])) for s in series if key.may_use(s["source_id"])]
+    return json_response({"metric": metric, "interval": interval,
+                          "sources_online": sum(1 for s in known if st.hub.online(s)),
+                          "sources_w_metric": len(rows), "sources": rows, "truncated": truncated})
 
 
 async def devices_alias(request):
-    """`/v1/devices/*` is the deprecated name of `/v1/sources/*`."""
+    """`/v1/devices/*` is the deprecated name of `/v1/sources/*`: 308 keeps
+    the method and body of every request."""
     raise web.HTTPPermanentRedirect("/v1/sources" + request.match_info["rest"] + (
         "?" + request.query_string if request.query_string else ""))
 
@@ -201,5 +230,5 @@ def routes():
         web.get("/v1/sources/{source_id}/logs", events),
         web.get("/v1/fleet/health", fleet_health),
         web.get("/v1/fleet/metrics", fleet_metrics),
-        web.get("/v1/devices{rest:.*}", devices_alias),
+        web.route("*", "/v1/devices{rest:(/.*)?}", devices_alias),
     ]

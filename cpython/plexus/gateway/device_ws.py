@@ -13,6 +13,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from plexus.gateway import video
+from plexus.gateway.hub import declared_cameras
 from plexus.gateway.state import STATE
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
@@ -36,6 +37,8 @@ class DeviceConn:
         self.acks = profile.acks and auth.get("acks") is True
         self.protocol = auth.get("protocol")
         self.platform = auth.get("platform")
+        self.sensors = auth.get("sensors")               # shown to viewers as the device sent them
+        self.cameras = declared_cameras(auth.get("cameras"))  # more join as their frames arrive
         self.agent_version = auth.get("agent_version")
         self.commands = auth.get("commands") if isinstance(auth.get("commands"), list) else []
         self.telemetry_bucket = limits_.telemetry_bucket()
@@ -264,7 +267,7 @@ def _binary(conn, st, data):
 
 
 def _relay(conn, st, frame):
-    if st.hub.saw_camera(conn.source_id, frame["camera_id"]):
+    if st.hub.saw_camera(conn, frame["camera_id"], frame.get("video_type")):
         st.store.add_camera(conn.source_id, frame["camera_id"])
     st.hub.publish_video(frame)
 

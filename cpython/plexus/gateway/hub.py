@@ -7,10 +7,12 @@ device or other viewers.
 
 import asyncio
 import time
+import uuid
 
 from plexus.gateway.jsontext import dumps
 
 ONLINE_WINDOW_MS = 60000  # an HTTP-only source is online this long after its last request
+ORG_ID = "local"          # live points name their organisation; one gateway is one
 
 
 class Viewer:
@@ -61,7 +63,6 @@ class Hub:
     def __init__(self):
         self.devices = {}       # source_id -> [DeviceConn, ...]
         self.http_seen = {}     # source_id -> last /ingest time (ms)
-        self.cameras = {}       # source_id -> [camera_id, ...] seen live
         self.metric_viewers = set()
         self.log_viewers = set()
         self.video_viewers = set()
@@ -78,7 +79,6 @@ class Hub:
             conns.remove(conn)
         if not conns:
             self.devices.pop(conn.source_id, None)
-            self.cameras.pop(conn.source_id, None)
             self.publish_notice(conn.source_id, {"type": "source_status", "source_id": conn.source_id,
                                                  "status": "offline"})
 
@@ -101,11 +101,12 @@ class Hub:
         if not (self.metric_viewers or self.log_viewers):
             return
         metrics = [p for p in points if p["class"] == "metric"]
+        trace = str(uuid.uuid4())  # one per batch, as the hosted gateway stamps them
         for v in self.metric_viewers:
             if v.matches(source_id):
                 sel = [p for p in metrics if v.wanted is None or p["metric"] in v.wanted]
                 if sel:
-                    v.offer(dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
+                    v.offer(dumps({"type": "telemetry", "points": [_live(source_id, p, trace) for p in sel]}))
         for p in points:
             if p["class"] != "event":
                 continue
@@ -113,18 +114,16 @@ class Hub:
             for v in self.log_viewers:
                 if v.matches(source_id) and (v.wanted is None or p["metric"] in v.wanted):
                     if text is None:
-                        text = dumps(dict(_live(source_id, p), type="event"))
+                        text = dumps(_live(source_id, p, trace))
                     v.offer(text)
 
-    def saw_camera(self, source_id, camera_id):
-        """True the first time a camera is seen on this connection."""
-        cams = self.cameras.setdefault(source_id, [])
-        if camera_id in cams:
+    def saw_camera(self, conn, camera_id, video_type=None):
+        """True the first time a camera is seen on this connection (declared ones included)."""
+        if any(c["camera_id"] == camera_id for c in conn.cameras):
             return False
-        cams.append(camera_id)
-        conn = self.device(source_id)
-        if conn is not None:
-            self.publish_notice(source_id, self._online(conn))
+        conn.cameras.append({"camera_id": camera_id, "video_type": video_type or "normal"})
+        if self.device(conn.source_id) is conn:
+            self.publish_notice(conn.source_id, self._online(conn))
         return True
 
     def publish_video(self, frame):
@@ -151,18 +150,45 @@ class Hub:
                 v.offer(text)
 
     def _online(self, conn):
-        return {"type": "source_status", "source_id": conn.source_id, "status": "online",
-                "platform": conn.platform, "sensors": getattr(conn, "sensors", None),
-                "cameras": [{"camera_id": c, "video_type": "normal"} for c in self.cameras.get(conn.source_id, [])]}
+        e = self._entry(conn)
+        e.update(type="source_status", status="online")
+        return e
 
-    def online_cameras(self, key):
-        return [{"source_id": sid, "cameras": list(self.cameras.get(sid, []))}
-                for sid in sorted(self.devices) if key.may_use(sid)]
+    @staticmethod
+    def _entry(conn):
+        platform = conn.platform if isinstance(conn.platform, str) else ""
+        return {"source_id": conn.source_id, "platform": platform, "sensors": conn.sensors,
+                "cameras": [dict(c) for c in conn.cameras]}
+
+    def online_sources(self, key):
+        """The connected sources the key may see, as a viewer's `init` lists them."""
+        return [self._entry(self.device(sid)) for sid in sorted(self.devices) if key.may_use(sid)]
 
 
-def _live(source_id, p):
-    out = {"source_id": source_id, "metric": p["metric"], "value": p["value"],
-           "timestamp": p["timestamp"], "class": p["class"]}
+def declared_cameras(value):
+    """The `cameras` of a device_auth as [{camera_id, video_type}]: entries
+    that are objects with a string camera_id (or bare camera id strings)."""
+    out = []
+    for c in value if isinstance(value, list) else []:
+        if isinstance(c, str):
+            c = {"camera_id": c}
+        if isinstance(c, dict) and isinstance(c.get("camera_id"), str) and c["camera_id"] \
+                and not any(d["camera_id"] == c["camera_id"] for d in out):
+            vt = c.get("video_type")
+            out.append({"camera_id": c["camera_id"], "video_type": vt if isinstance(vt, str) and vt else "normal"})
+    return out
+
+
+def _live(source_id, p, trace):
+    """A live point with the fields the hosted stream gives it, in its order
+    (keys sorted, as its encoder writes them)."""
+    out = {"class": p["class"], "metric": p["metric"], "org_id": ORG_ID, "source_id": source_id}
     if p.get("tags"):
         out["tags"] = p["tags"]
+    out["timestamp"] = p["timestamp"]
+    out["trace_id"] = trace
+    if p["class"] == "event":
+        out["type"] = "event"
+    out["v"] = 1
+    out["value"] = p["value"]
     return out

@@ -166,13 +166,24 @@ def _events(conn, source_id, start, end, name, limit, newest):
              "tags": json.loads(r[3]) if r[3] else {}} for r in rows]
 
 
-def _fleet_metric(conn, metric, start, end):
-    rows = conn.execute("SELECT source_id, max(ts), avg(num), min(num), max(num), count(*) FROM points "
-                        "WHERE source_id IN (SELECT source_id FROM metric_names WHERE metric=?) "
-                        "AND class='metric' AND metric=? AND ts>=? AND ts<=? GROUP BY source_id",
-                        (metric, metric, start, end))
-    return [{"source_id": r[0], "timestamp_ms": r[1], "avg": r[2], "min": r[3], "max": r[4], "count": r[5]}
-            for r in rows]
+def _fleet_metric(conn, metric, start, end, bucket_ms, max_buckets):
+    """Per source: `timestamp_ms` (bucket start), `avg`, `min`, `max` and
+    `count` arrays, at most `max_buckets` buckets in all."""
+    rows = conn.execute("SELECT source_id, CAST(ts / ? AS INTEGER) * ? AS b, avg(num), min(num), max(num), "
+                        "count(*) FROM points WHERE source_id IN (SELECT source_id FROM metric_names "
+                        "WHERE metric=?) AND class='metric' AND metric=? AND ts>=? AND ts<=? "
+                        "GROUP BY source_id, b ORDER BY source_id, b LIMIT ?",
+                        (bucket_ms, bucket_ms, metric, metric, start, end, max_buckets)).fetchall()
+    series = {}
+    for sid, b, avg, lo, hi, n in rows:
+        s = series.setdefault(sid, {"source_id": sid, "timestamp_ms": [], "avg": [], "min": [], "max": [],
+                                    "count": []})
+        s["timestamp_ms"].append(b)
+        s["avg"].append(avg)
+        s["min"].append(lo)
+        s["max"].append(hi)
+        s["count"].append(n)
+    return list(series.values()), len(rows) >= max_buckets
 
 
 # -- commands ---------------------------------------------------------------------
@@ -320,8 +331,9 @@ class SqliteStore:
     def events(self, source_id, start, end, name=None, limit=1000, newest=False):
         return self._read(_events, source_id, start, end, name, limit, newest)
 
-    def fleet_metric(self, metric, start, end):
-        return self._read(_fleet_metric, metric, start, end)
+    def fleet_metric(self, metric, start, end, bucket_ms, max_buckets=MAX_ROWS):
+        """([per-source bucket series], truncated)."""
+        return self._read(_fleet_metric, metric, start, end, bucket_ms, max_buckets)
 
     # commands
     def put_run(self, run):
