@@ -118,8 +118,10 @@ def test_live_telemetry_events_and_status_from_a_real_client(gateway, client):
     px.event("log", {"msg": "boot"}, timestamp=1760000000001)
     kinds = set()
     frames = frames_until(ws, lambda f: kinds.add(f["type"]) or {"telemetry", "event"} <= kinds)
-    assert points_of(frames) == [{"source_id": "rig-b", "metric": "temp", "value": 21.5,
-                                  "timestamp": 1760000000000, "class": "metric"}]
+    live = points_of(frames)
+    assert [{k: p[k] for k in ("source_id", "metric", "value", "timestamp", "class")} for p in live] == [
+        {"source_id": "rig-b", "metric": "temp", "value": 21.5, "timestamp": 1760000000000, "class": "metric"}]
+    assert live[0]["org_id"] and live[0]["trace_id"] and live[0]["v"] == 1  # the hosted live point's fields
     event = next(f for f in frames if f["type"] == "event")
     assert event["metric"] == "log" and event["value"] == {"msg": "boot"} and event["source_id"] == "rig-b"
 
