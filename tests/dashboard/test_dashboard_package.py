@@ -96,3 +96,23 @@ def test_the_page_loads_only_its_own_files():
         text = open(os.path.join(DASHBOARD, f), encoding="utf-8").read()
         assert not re.search(r"(src|href)=\"(https?:)?//", text), f
         assert not re.search(r"import[^;]*from\s+[\"']https?:", text), f
+
+
+def test_the_gateway_serves_the_chart_library_and_nothing_else_under_vendor(gateway):
+    import urllib.error
+    import urllib.request
+
+    def get(path):
+        try:
+            with urllib.request.urlopen(gateway.url + path, timeout=30) as r:
+                return r.status, r.headers.get("Content-Type"), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, None, b""
+
+    status, ctype, body = get("/vendor/uPlot.iife.min.js")
+    assert status == 200 and ctype.startswith("text/javascript") and b"uPlot" in body
+    assert get("/vendor/uPlot.min.css")[:2] == (200, "text/css")
+    page = get("/")[2].decode()
+    assert 'src="vendor/uPlot.iife.min.js"' in page
+    for path in ("/vendor/package.json", "/vendor/..%2Fpackage-lock.json", "/vendor/nope.js", "/package.json"):
+        assert get(path)[0] == 404, path

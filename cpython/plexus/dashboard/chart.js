@@ -107,9 +107,9 @@ export class MetricChart {
       cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: this.opts.syncKey || "plexus" }, bind: { dblclick: () => null } },
       legend: { live: true },
       hooks: {
-        drawClear: [(u) => this.drawMarkers(u)],
+        drawClear: [(u) => { this.drawStart = performance.now(); this.drawMarkers(u); }],
         setSelect: [(u) => this.selected(u)],
-        draw: [(u) => this.describe(u)],
+        draw: [(u) => { this.describe(u); countDraw(performance.now() - this.drawStart); }],
       },
     }, [[]].concat(series.slice(1).map(() => [])), this.el);
   }
@@ -218,6 +218,14 @@ export class MetricChart {
     this.observer.disconnect();
     if (this.u) this.u.destroy();
   }
+}
+
+// Draws and their time, for tools/bench_dashboard.py.
+function countDraw(ms) {
+  const s = window.plexusStats;
+  if (!s) return;
+  s.draws++;
+  s.drawMs += ms;
 }
 
 // Usual spacing of readings: the median step, looked at near the end. A step
