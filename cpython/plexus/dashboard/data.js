@@ -25,10 +25,11 @@ export async function queryMetric(sourceId, metric, range, interval) {
   return out;
 }
 
-// Events (class "event") in a window, oldest first. The hosted API sends
-// `value` as a string (JSON text for anything else); objects are read back.
-export async function queryEvents(sourceId, range, limit) {
-  const rows = await api.get(sourcePath(sourceId, "/logs?" + windowParams(range) + "&limit=" + limit));
+// The newest `tail` events (class "event") in a window, oldest first. The
+// hosted API sends `value` as a string (JSON text for anything else);
+// objects are read back.
+export async function queryEvents(sourceId, range, tail) {
+  const rows = await api.get(sourcePath(sourceId, "/logs?" + windowParams(range) + "&tail=" + tail));
   return (Array.isArray(rows) ? rows : []).map((e) => ({
     t: Number(e.timestamp_ms ?? e.timestamp), metric: e.metric, value: readValue(e.value), tags: e.tags || {},
   }));

@@ -14,7 +14,7 @@ import { unitOf, subsystemOf } from "./units.js";
 
 const AUTO_SELECT = 12; // charts opened by default on a first visit
 const MAX_EVENTS = 500;
-const RAW_PAGES = 3; // raw pages of up to 10,000 readings before buckets are asked for instead
+const RAW_PAGES = 5; // raw pages of up to 10,000 readings before buckets are asked for instead
 
 // navigate(query): the router shows this device with another range.
 export function deviceView(root, sourceId, params, navigate) {
@@ -48,9 +48,13 @@ export function deviceView(root, sourceId, params, navigate) {
   const offlineNote = h("p", { class: "offline-note", hidden: true });
   const rangeText = h("span", { class: "range-text muted" });
   const backBtn = h("button", { type: "button", class: "zoom-back", text: "← Zoom out", disabled: true });
+  // Back to the range before the last zoom; with none (a shared link), a
+  // window four times as wide around the same middle.
   backBtn.addEventListener("click", () => {
     const prev = state.zoomStack.pop();
-    if (prev) navigate(prev, true);
+    if (prev) return navigate(prev, true);
+    const r = state.range, mid = (r.from + r.to) / 2;
+    navigate(fixed(mid - r.spanMs * 2, Math.min(Date.now(), mid + r.spanMs * 2)).key);
   });
   const rangeButtons = [];
   const button = (label, key, title) => {
@@ -109,7 +113,7 @@ export function deviceView(root, sourceId, params, navigate) {
     state.range = range;
     for (const b of rangeButtons) b.classList.toggle("active", b.dataset.range === range.key);
     rangeText.textContent = describe(range);
-    backBtn.disabled = state.zoomStack.length === 0;
+    backBtn.disabled = range.live && state.zoomStack.length === 0;
     const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
     fromInput.value = local(range.from);
     toInput.value = local(range.to);
@@ -143,12 +147,14 @@ export function deviceView(root, sourceId, params, navigate) {
     const key = e.metric + "|" + e.t + "|" + JSON.stringify(e.value);
     if (state.eventKeys.has(key)) return;
     state.eventKeys.add(key);
+    if (e.metric === "command_result" && e.value && typeof e.value === "object") commands.legacyResult(e.value);
+    const r = state.range;
+    if (r && !r.live && (e.t < r.from || e.t > r.to)) return; // outside the history shown
     let i = state.events.length;
     while (i > 0 && state.events[i - 1].t > e.t) i--;
     state.events.splice(i, 0, e);
     if (state.events.length > MAX_EVENTS) state.events.shift();
     state.eventsDirty = true;
-    if (e.metric === "command_result" && e.value && typeof e.value === "object") commands.legacyResult(e.value);
   }
 
   function takeLive(p) {
@@ -306,7 +312,7 @@ export function deviceView(root, sourceId, params, navigate) {
     c.interval = interval;
     c.box.dataset.interval = interval;
     if (range.live) {
-      c.series = new Series(32768, range.spanMs + 60000);
+      c.series = new Series(65536, range.spanMs + 60000);
       if (raw) c.series.merge(raw.t, raw.v);
       c.buckets = buckets;
     } else {
@@ -314,8 +320,10 @@ export function deviceView(root, sourceId, params, navigate) {
       c.raw = raw;
       c.buckets = buckets;
     }
+    // The newest reading dates the latest value, when the range reaches it.
     const xs = raw ? raw.t : buckets.t;
-    if (xs.length) {
+    const reachesNewest = range.live || range.to >= Date.now() - 60000 || (state.newest !== null && range.to >= state.newest);
+    if (xs.length && reachesNewest) {
       const t = xs[xs.length - 1];
       const v = raw ? raw.v[raw.v.length - 1] : buckets.avg[buckets.avg.length - 1];
       const prev = state.latest.get(metric);
