@@ -401,7 +401,7 @@ export function deviceView(root, sourceId, params, navigate) {
       const after = Array.from(g.grid.children).find((el) => el.dataset.metric > m);
       g.grid.insertBefore(box, after || null);
       const chart = new MetricChart(body, m, { markers: visibleEvents, onZoom: zoom, syncKey: "device-" + sourceId });
-      const c = { chart, box, series: null, raw: null, buckets: null, drawn: "" };
+      const c = { chart, box, series: null, raw: null, buckets: null, drawn: "", phase: Math.random() };
       csv.addEventListener("click", () => download(csvName(m, chart), chart.csv()));
       state.charts.set(m, c);
       if (state.range) loadChart(m, state.loadSeq);
@@ -427,8 +427,9 @@ export function deviceView(root, sourceId, params, navigate) {
     const s = c.series;
     const plotW = Math.max(100, c.box.clientWidth - 70);
     // A live chart is redrawn when its window has moved by a pixel: new
-    // readings in between land within that pixel anyway.
-    const key = Math.floor(from / ((to - from) / plotW)) + "|" + state.events.length + "|" + state.filter;
+    // readings in between land within that pixel anyway. Each chart moves
+    // at its own phase, so they do not all redraw in the same frame.
+    const key = Math.floor(from / ((to - from) / plotW) + c.phase) + "|" + state.events.length + "|" + state.filter;
     if (!force && key === c.drawn) return false;
     c.drawn = key;
     if (s) {
