@@ -30,7 +30,10 @@ export class MetricChart {
     this.timeGaps = {}; // series index -> how many breaks in time
     this.dots = {}; // series index -> "all" or the lone indices drawn as dots
     this.gapMs = Infinity;
-    this.observer = new ResizeObserver(() => this.u && this.u.setSize(this.size()));
+    this.observer = new ResizeObserver(() => {
+      const size = this.size();
+      if (this.u && (size.width !== this.u.width || size.height !== this.u.height)) this.u.setSize(size);
+    });
     this.observer.observe(container);
   }
 
