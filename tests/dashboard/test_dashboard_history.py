@@ -104,6 +104,20 @@ def test_a_10_s_sensor_draws_visible_points_in_the_5_minute_window(page, gw, tmp
     shot(page, artifacts, "dashboard-sparse.png")
 
 
+def test_a_lone_reading_among_dense_ones_is_a_dot(page, gw, tmp_path, artifacts):
+    t = now_ms()
+    # 4 Hz, then silence with one reading in the middle of it, then 4 Hz again.
+    stamps = [t - 240000 + k * 250 for k in range(480)] + [t - 90000] + [t - 40000 + k * 250 for k in range(160)]
+    seed(gw, tmp_path, "dense-1", [("psu.out_v", 12 + (k % 20) / 100, ts) for k, ts in enumerate(stamps)])
+    login(page, gw)
+    open_device(page, gw, "dense-1")
+    d = wait_drawn(page, "psu.out_v", "Number(d.points) > 500")
+    assert d["mode"] == "raw"
+    assert int(d["gaps"]) == 2
+    assert int(d["dots"]) == 1  # too many readings for a dot each: only the lone one is drawn as a dot
+    shot(page, artifacts, "dashboard-lone.png")
+
+
 def seed_day(gw, tmp_path, source_id="hist-1"):
     """24 h of one reading a minute for three metrics, and a few events."""
     t = now_ms() // MIN * MIN

@@ -62,8 +62,9 @@ export async function fleetMetric(metric, lastMs, sourceIds) {
 }
 
 // When a device's newest reading was taken (ms), for a device that is not
-// sending: first the hour before it was last seen, then narrowing down
-// from daily buckets over 30 days to hours to minutes. null: nothing found.
+// sending: first the hour before it was last seen, else narrowing down from
+// daily buckets over 30 days to hours and minutes; then the readings of that
+// minute. null: nothing found.
 export async function newestReading(sourceId, lastSeenMs) {
   const newest = async (range, interval) => {
     const res = await api.get(sourcePath(sourceId, "/metrics/query?" + windowParams(range) + "&interval=" + interval));
@@ -75,13 +76,13 @@ export async function newestReading(sourceId, lastSeenMs) {
     return isFinite(t) ? t : null;
   };
   const span = (from, ms) => ({ live: false, from, to: from + ms });
-  if (lastSeenMs) {
-    const t = await newest(span(lastSeenMs - 3600000, 3660000), "1m");
-    if (t !== null) return t + 60000;
+  let minute = lastSeenMs ? await newest(span(lastSeenMs - 3600000, 3660000), "1m") : null;
+  if (minute === null) {
+    const day = await newest({ live: true, spanMs: 30 * 86400000 }, "1d");
+    if (day === null) return null;
+    const hour = await newest(span(day, 86400000), "1h");
+    minute = hour === null ? null : await newest(span(hour, 3600000), "1m");
+    if (minute === null) return hour ?? day;
   }
-  const day = await newest({ live: true, spanMs: 30 * 86400000 }, "1d");
-  if (day === null) return null;
-  const hour = await newest(span(day, 86400000), "1h");
-  const minute = hour === null ? null : await newest(span(hour, 3600000), "1m");
-  return (minute ?? hour ?? day) + 60000;
+  return (await newest(span(minute, 60000), "raw")) ?? minute;
 }

@@ -140,7 +140,7 @@ export function deviceView(root, sourceId, params, navigate) {
   function takeLatest(metric, value, t, isNumber) {
     const prev = state.latest.get(metric);
     if (!prev || !(t < prev.t) || prev.value === undefined) state.latest.set(metric, { value, t, isNumber: isNumber || (prev && prev.isNumber) });
-    if (!state.rows.has(metric)) state.tableDirty = true;
+    state.tableDirty = true;
   }
 
   function addEvent(e) {
@@ -531,7 +531,7 @@ export function deviceView(root, sourceId, params, navigate) {
       const live = parseRange(new URLSearchParams(DEFAULT), Date.now());
       if (info && !info.online) {
         const newest = await newestReading(sourceId, info.last_seen_ms).catch(() => null);
-        if (newest !== null) state.newest = newest - 60000;
+        state.newest = newest;
         noteOffline();
         if (newest !== null && newest < Date.now() - live.spanMs) {
           navigate(aroundNewest(newest).key, true);
