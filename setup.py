@@ -7,6 +7,7 @@ from one needs no npm."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -28,6 +29,16 @@ def _installed_version(name):
         return None
 
 
+def _built_version():
+    """The uPlot version in vendor/ (its first line names it), if both files are there."""
+    if not all(os.path.exists(os.path.join(VENDOR, f)) for f in BUILT):
+        return None
+    with open(os.path.join(VENDOR, BUILT[0]), encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    m = re.search(r"\(v([0-9][^)]*)\)", first)
+    return m.group(1) if m else None
+
+
 def build_dashboard():
     lock = os.path.join(DASHBOARD, "package-lock.json")
     if not os.path.exists(lock):
@@ -38,6 +49,8 @@ def build_dashboard():
         return
     with open(lock) as fh:
         pinned = json.load(fh)["packages"]["node_modules/uplot"]["version"]
+    if _built_version() == pinned:
+        return
     if _installed_version("uplot") != pinned:
         npm = shutil.which("npm")
         if npm is None:
