@@ -151,6 +151,11 @@ def test_a_24_h_history_draws_bands_and_zoom_changes_the_url_and_the_data(page, 
     assert times == sorted(times, reverse=True)
     wait_drawn(page, "motor.rpm", "Number(d.markers) === 11")
     shot(page, artifacts, "dashboard-history.png")
+    page.fill("input.event-filter", "no_such_event")
+    page.wait_for_selector(".no-events")
+    wait_drawn(page, "motor.rpm", "Number(d.markers) === 0")
+    page.fill("input.event-filter", "STATE")
+    page.wait_for_function("document.querySelectorAll('.event-item').length === 11")
 
     # Drag across the middle third of the chart: the URL holds the new window.
     box = page.locator(chart("motor.rpm") + " .u-over").bounding_box()
@@ -232,6 +237,7 @@ def test_an_offline_device_opens_on_its_last_data(page, gw, tmp_path, artifacts)
     assert page.is_visible(".offline-note")
     assert "newest reading" in page.inner_text(".offline-note")
     assert page.get_attribute("section.device", "data-online") == "false"
+    page.wait_for_selector('.latest tr[data-metric="pump.pressure_kpa"] td.age:has-text("h ago")')
     shot(page, artifacts, "dashboard-offline.png")
 
 
