@@ -1,19 +1,38 @@
-// The gateway's Data API (docs/protocol.md §8). The key lives in sessionStorage only:
-// it goes in the x-api-key header and in the first frame of a live stream,
-// never in a URL.
+// The gateway's Data API (docs/api.md). The key goes in the x-api-key header
+// and in the first frame of a live stream, never in a URL.
+//
+// The login lasts for the browser session, in every tab: the key is kept in
+// localStorage beside a marker, and a session cookie (which holds no key and
+// ends when the browser closes) says the session is the same one. A key
+// found without the cookie is from an earlier session and is dropped.
 
 const KEY_NAME = "plexus.api_key";
+const SESSION_COOKIE = "plexus_session";
+
+function sessionAlive() {
+  return document.cookie.split("; ").includes(SESSION_COOKIE + "=1");
+}
 
 export function savedKey() {
-  return sessionStorage.getItem(KEY_NAME);
+  try {
+    if (!sessionAlive()) {
+      localStorage.removeItem(KEY_NAME);
+      return null;
+    }
+    return localStorage.getItem(KEY_NAME);
+  } catch (e) {
+    return null; // storage blocked: log in again
+  }
 }
 
 export function saveKey(key) {
-  sessionStorage.setItem(KEY_NAME, key);
+  document.cookie = SESSION_COOKIE + "=1; path=/; SameSite=Strict";
+  localStorage.setItem(KEY_NAME, key);
 }
 
 export function forgetKey() {
-  sessionStorage.removeItem(KEY_NAME);
+  localStorage.removeItem(KEY_NAME);
+  document.cookie = SESSION_COOKIE + "=; path=/; SameSite=Strict; max-age=0";
 }
 
 export class ApiError extends Error {
@@ -46,7 +65,8 @@ async function request(method, path, body, key) {
     data = null;
   }
   if (!res.ok) {
-    let detail = (data && (data.error || data.detail || data.message)) || text || res.statusText;
+    let detail = (data && (data.detail || data.error || data.message)) || text || res.statusText;
+    if (typeof detail !== "string") detail = JSON.stringify(detail); // {"detail": [...]} from validation
     if (/^\s*</.test(detail)) detail = res.statusText || "error"; // an HTML error page: say less
     if (res.status === 401 && !key) rejectedListeners.forEach((fn) => fn());
     throw new ApiError(res.status, explain(res.status, detail));

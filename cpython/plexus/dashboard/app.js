@@ -1,5 +1,6 @@
-// Entry point: the login, then a hash router (#/ = fleet, #/source/<id> = one
-// device). The key never appears in the URL.
+// Entry point: the login, then a hash router: #/ is the fleet, #/source/<id>
+// one device; what follows "?" (a time range, the fleet's metric) is the
+// view's own and is applied in place. The key never appears in the URL.
 
 import { api, savedKey, saveKey, forgetKey, onKeyRejected } from "./api.js";
 import { h, clear } from "./dom.js";
@@ -9,20 +10,41 @@ import { deviceView } from "./device.js";
 const main = document.getElementById("main");
 const userBox = document.getElementById("user");
 let current = null;
+let currentPath = null;
 
-function show(view) {
+function show(view, path) {
   if (current) current.destroy();
   current = null;
   clear(main);
+  currentPath = path;
   current = view(main);
 }
 
+// Show the current view with a new query: push a history entry, or replace
+// this one (a view choosing its own default, or going back a zoom step).
+function navigate(query, replace) {
+  const hash = location.hash.split("?")[0] || "#/";
+  const next = hash + (query ? "?" + query : "");
+  if (replace) {
+    history.replaceState(null, "", next);
+    route();
+  } else {
+    location.hash = next;
+  }
+}
+
 function route() {
-  if (!savedKey()) return show(loginView);
+  if (!savedKey()) {
+    currentPath = null;
+    return show(loginView, null);
+  }
   userBox.hidden = false;
-  const m = location.hash.match(/^#\/source\/(.+)$/);
-  if (m) show((root) => deviceView(root, decodeURIComponent(m[1])));
-  else show(fleetView);
+  const [path, query] = (location.hash || "#/").split("?");
+  const params = new URLSearchParams(query || "");
+  if (current && currentPath === path && current.update) return current.update(params);
+  const m = path.match(/^#\/source\/(.+)$/);
+  if (m) show((root) => deviceView(root, decodeURIComponent(m[1]), params, navigate), path);
+  else show((root) => fleetView(root, params, navigate), path);
 }
 
 function loginView(root) {
@@ -32,7 +54,7 @@ function loginView(root) {
   const button = h("button", { type: "submit", text: "Open dashboard" });
   const form = h("form", { class: "login" },
     h("h1", { text: "Plexus" }),
-    h("p", { class: "muted", text: "Enter an API key with the read scope. It is kept in this tab only." }),
+    h("p", { class: "muted", text: "Enter an API key with the read scope. It is kept in this browser until you log out or close the browser." }),
     h("label", { for: "api-key", text: "API key" }), input, button, error,
     h("p", { class: "muted small" }, "No key yet? On the gateway's machine run ", h("code", { text: "plexus gateway keys create" }), "."));
   form.addEventListener("submit", async (ev) => {

@@ -48,3 +48,29 @@ export function formatValue(v) {
   if (typeof v === "string") return v;
   return JSON.stringify(v);
 }
+
+// A metric name that may wrap only after "." or "_", never inside a word.
+export function nameParts(name) {
+  const out = [];
+  for (const part of String(name).split(/(?<=[._])/)) {
+    if (out.length) out.push(document.createElement("wbr"));
+    out.push(document.createTextNode(part));
+  }
+  return out;
+}
+
+// Time of day for today, date and time before that.
+export function stamp(ms) {
+  const d = new Date(ms);
+  if (d.toDateString() === new Date().toDateString()) return clock(ms);
+  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + clock(ms);
+}
+
+export function download(filename, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type: type || "text/csv" }));
+  const a = h("a", { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

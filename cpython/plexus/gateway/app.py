@@ -29,9 +29,10 @@ async def health(request):
 
 
 async def dashboard(request):
-    """The web dashboard's static files (it logs in with a key of its own)."""
+    """The web dashboard's static files (it logs in with a key of its own);
+    vendor/ holds its chart library, put there by the package build."""
     name = request.match_info.get("name") or "index.html"
-    path = os.path.join(DASHBOARD, name)
+    path = os.path.join(DASHBOARD, "vendor" if request.path.startswith("/vendor/") else "", name)
     ext = os.path.splitext(name)[1]
     if "/" in name or name.startswith(".") or ext not in CONTENT_TYPES or not os.path.isfile(path):
         raise web.HTTPNotFound()
@@ -54,6 +55,7 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
     ] + data_api.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
         web.get("/", dashboard),
         web.get("/{name}", dashboard),
+        web.get("/vendor/{name}", dashboard),
     ])
 
     async def on_shutdown(app):
