@@ -164,6 +164,8 @@ def flash_part(root):
 # -- the heap part (CPython drives MicroPython) --------------------------------------------
 
 def _micropython():
+    if os.environ.get("PLEXUS_MICROPYTHON"):  # another build, as in tests/support/mpy.py
+        return os.environ["PLEXUS_MICROPYTHON"]
     here = os.path.join(os.path.dirname(sys.executable), "micropython")
     return here if os.path.exists(here) else "micropython"
 

@@ -156,11 +156,13 @@ def normalize_timestamp(ts, now_ms):
     if not _finite(ts) or ts <= 0:
         raise ValueError("timestamp %r is not a positive epoch time; pass seconds or ms "
                          "since 1970, or None for now" % (ts,))
-    if ts < 1e12:
-        ms = int(ts * 1000 + 0.5)
-    elif ts < 1e15:
+    # Integer bounds and integer arithmetic for int input: a board's
+    # single-precision float would move an epoch by minutes.
+    if ts < 1000000000000:
+        ms = ts * 1000 if type(ts) is int else int(ts * 1000 + 0.5)
+    elif ts < 1000000000000000:
         ms = int(ts)
-    elif ts < 1e18:
+    elif ts < 1000000000000000000:
         ms = int(ts) // 1000
     else:
         ms = int(ts) // 1000000
