@@ -1,5 +1,5 @@
-"""Packaging facts: one version everywhere, mip installs every core file,
-and the core imports nothing MicroPython lacks."""
+"""Packaging facts: one version everywhere, mip installs every core file
+(as source and compiled), and the core imports nothing MicroPython lacks."""
 
 import ast
 import json
@@ -45,6 +45,21 @@ def test_package_json_installs_every_core_file():
     assert sorted(urls) == sorted(want)
     for _, src in urls:
         assert os.path.exists(os.path.join(ROOT, src)), src
+
+
+def test_package_mpy_json_lists_the_same_modules_compiled():
+    # written by tools/make_package_json.py beside package.json; its .mpy
+    # files are built (--mpy) into build/mpy/, never committed
+    with open(os.path.join(ROOT, "package.json")) as f:
+        src = json.load(f)
+    with open(os.path.join(ROOT, "package-mpy.json")) as f:
+        mpy = json.load(f)
+    want = [[dst[:-3] + ".mpy", "build/mpy/" + dst[:-3] + ".mpy"] for dst, _ in src["urls"]]
+    assert sorted(mpy["urls"]) == sorted(want)
+    assert mpy["version"] == src["version"] and mpy["deps"] == src["deps"]
+    with open(os.path.join(ROOT, ".gitignore")) as f:
+        ignored = f.read().split()
+    assert "*.mpy" in ignored and "build/" in ignored
 
 
 def test_core_imports_only_micropython_builtins():
