@@ -21,7 +21,7 @@ def on_small_stack(fn, *args):
     def run():
         try:
             out.append(("ok", fn(*args)))
-        except BaseException as e:  # noqa: B036 (what escapes is the result)
+        except BaseException as e:  # what escapes is the result
             out.append((type(e).__name__, str(e)))
 
     _thread.stack_size(STACK)
