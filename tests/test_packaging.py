@@ -103,3 +103,23 @@ def test_pyproject_lists_every_python_package():
                 rel = os.path.relpath(dirpath, os.path.join(ROOT, base))
                 found.add(top if rel == "." else top + "." + rel.replace(os.sep, "."))
     assert found == listed
+
+
+def test_public_client_api_is_annotated():
+    # the wheel ships py.typed: every public Plexus call says its types
+    import inspect
+    from plexus import Plexus
+    missing = []
+    for name, member in vars(Plexus).items():
+        if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__"):
+            continue
+        fn = member.fget if isinstance(member, property) else member
+        if not callable(fn) or isinstance(member, staticmethod):
+            continue
+        sig = inspect.signature(fn)
+        if sig.return_annotation is inspect.Signature.empty:
+            missing.append(name + " -> ?")
+        missing += ["%s(%s)" % (name, p) for p in list(sig.parameters)[1:]
+                    if sig.parameters[p].annotation is inspect.Parameter.empty]
+    assert not missing, missing
+    assert os.path.exists(os.path.join(ROOT, "cpython", "plexus", "py.typed"))
