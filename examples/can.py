@@ -14,7 +14,6 @@ import os
 import struct
 import sys
 import threading
-import time
 
 # This file is named can.py: take its folder off the import path so that
 # `import can` below finds python-can, not this file.

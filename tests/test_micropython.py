@@ -51,3 +51,24 @@ def test_a_counted_repetition_regex_fails_on_micropython(tmp_path):
         "print('accepted' if ok else 'rejected')\n")
     r = mpy.run([str(tmp_path / "trap.py")])
     assert r.stdout.strip() == "rejected", r.stdout + r.stderr
+
+
+def test_runner_reports_a_skip_with_its_reason(tmp_path):
+    # what a single-precision build prints for tests that need doubles (check.needs_double)
+    (tmp_path / "test_skipping.py").write_text(
+        "from check import skip\n"
+        "def test_runs():\n    pass\n"
+        "def test_cannot():\n    skip('needs double-precision floats: why')\n")
+    r = mpy.run([mpy.RUNNER, CORE_TESTS, str(tmp_path), "test_skipping"])
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SKIP test_skipping.test_cannot: needs double-precision floats: why" in lines, r.stdout
+    assert lines[-1] == "1 passed, 1 skipped, 0 failed", r.stdout
+
+
+def test_plexus_micropython_picks_the_interpreter(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLEXUS_MICROPYTHON", mpy._tool("micropython"))
+    assert mpy.micropython() == mpy._tool("micropython")
+    monkeypatch.setenv("PLEXUS_MICROPYTHON", str(tmp_path / "no-such-micropython"))
+    with pytest.raises(pytest.fail.Exception, match="PLEXUS_MICROPYTHON"):
+        mpy.micropython()

@@ -1,5 +1,5 @@
-"""Packaging facts: one version everywhere, mip installs every core file,
-and the core imports nothing MicroPython lacks."""
+"""Packaging facts: one version everywhere, mip installs every core file
+(as source and compiled), and the core imports nothing MicroPython lacks."""
 
 import ast
 import json
@@ -47,6 +47,21 @@ def test_package_json_installs_every_core_file():
         assert os.path.exists(os.path.join(ROOT, src)), src
 
 
+def test_package_mpy_json_lists_the_same_modules_compiled():
+    # written by tools/make_package_json.py beside package.json; its .mpy
+    # files are built (--mpy) into build/mpy/, never committed
+    with open(os.path.join(ROOT, "package.json")) as f:
+        src = json.load(f)
+    with open(os.path.join(ROOT, "package-mpy.json")) as f:
+        mpy = json.load(f)
+    want = [[dst[:-3] + ".mpy", "build/mpy/" + dst[:-3] + ".mpy"] for dst, _ in src["urls"]]
+    assert sorted(mpy["urls"]) == sorted(want)
+    assert mpy["version"] == src["version"] and mpy["deps"] == src["deps"]
+    with open(os.path.join(ROOT, ".gitignore")) as f:
+        ignored = f.read().split()
+    assert "*.mpy" in ignored and "build/" in ignored
+
+
 def test_core_imports_only_micropython_builtins():
     bad = []
     for d, src, f in core_files():
@@ -88,3 +103,23 @@ def test_pyproject_lists_every_python_package():
                 rel = os.path.relpath(dirpath, os.path.join(ROOT, base))
                 found.add(top if rel == "." else top + "." + rel.replace(os.sep, "."))
     assert found == listed
+
+
+def test_public_client_api_is_annotated():
+    # the wheel ships py.typed: every public Plexus call says its types
+    import inspect
+    from plexus import Plexus
+    missing = []
+    for name, member in vars(Plexus).items():
+        if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__"):
+            continue
+        fn = member.fget if isinstance(member, property) else member
+        if not callable(fn) or isinstance(member, staticmethod):
+            continue
+        sig = inspect.signature(fn)
+        if sig.return_annotation is inspect.Signature.empty:
+            missing.append(name + " -> ?")
+        missing += ["%s(%s)" % (name, p) for p in list(sig.parameters)[1:]
+                    if sig.parameters[p].annotation is inspect.Parameter.empty]
+    assert not missing, missing
+    assert os.path.exists(os.path.join(ROOT, "cpython", "plexus", "py.typed"))

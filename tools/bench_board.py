@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/bench_board.py          # everything (starts a local gateway)
     micropython tools/bench_board.py flash         # only the flash part, in MicroPython
+    .venv/bin/python tools/bench_board.py heap     # only the smallest heaps
 
 Under MicroPython (the `flash` part) it prints, on a littlefs2 RAM flash
 with ESP32 defaults and with the Pico's progsize=256:
@@ -13,7 +14,9 @@ next to a naive log that appends each reading to one file and flushes it.
 Under CPython it runs that part in MicroPython, then bisects
 `micropython -X heapsize=N` for the smallest heap that runs the standard
 workload (tests/board/mp/workload.py: client, 1,000 sends, flush to a real
-local gateway, close), from .py source (as mip installs it) and from .mpy.
+local gateway, close), from .py source (as mip installs package.json), from
+.mpy, and from the compiled mip install (package-mpy.json, installed by the
+real `micropython -m mip`).
 """
 
 import os
@@ -164,6 +167,8 @@ def flash_part(root):
 # -- the heap part (CPython drives MicroPython) --------------------------------------------
 
 def _micropython():
+    if os.environ.get("PLEXUS_MICROPYTHON"):  # another build, as in tests/support/mpy.py
+        return os.environ["PLEXUS_MICROPYTHON"]
     here = os.path.join(os.path.dirname(sys.executable), "micropython")
     return here if os.path.exists(here) else "micropython"
 
@@ -196,6 +201,38 @@ def smallest_heap(core, gw, transport, tmp):
     return hi
 
 
+def mip_install_compiled(tmp):
+    """Install package-mpy.json (with the .mpy files make_package_json.py
+    builds) over HTTP with the real `micropython -m mip`; returns the target."""
+    import functools
+    import http.server
+    import shutil
+    import subprocess
+    import threading
+    import make_package_json
+    served = os.path.join(tmp, "served")
+    make_package_json.build_mpy(served)
+    shutil.copy(os.path.join(ROOT, "package-mpy.json"), served)
+    target = os.path.join(tmp, "mip-lib")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=served)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/package-mpy.json" % srv.server_address[1]
+        r = subprocess.run([_micropython(), "-m", "mip", "install", "--target", target, url],
+                           capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=tmp))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    if "Done" not in r.stdout + r.stderr:
+        sys.exit("mip install of package-mpy.json failed:\n" + r.stdout + r.stderr)
+    return target
+
+
 def main():
     if sys.implementation.name == "micropython":
         flash_part(ROOT)
@@ -203,15 +240,17 @@ def main():
     import subprocess
     import tempfile
     import json
-    r = subprocess.run([_micropython(), "-X", "heapsize=8M", os.path.join(ROOT, "tools", "bench_board.py"), "flash"],
-                       capture_output=True, text=True, timeout=600)
+    part = sys.argv[1] if len(sys.argv) > 1 else None
     result = {}
-    for line in (r.stdout + r.stderr).splitlines():
-        if line.startswith("FLASH "):
-            result.update(json.loads(line[6:]))
-        else:
-            print(line)
-    if len(sys.argv) > 1 and sys.argv[1] == "flash":
+    if part != "heap":
+        r = subprocess.run([_micropython(), "-X", "heapsize=8M", os.path.join(ROOT, "tools", "bench_board.py"), "flash"],
+                           capture_output=True, text=True, timeout=600)
+        for line in (r.stdout + r.stderr).splitlines():
+            if line.startswith("FLASH "):
+                result.update(json.loads(line[6:]))
+            else:
+                print(line)
+    if part == "flash":
         print("RESULT " + json.dumps(result))
         return
     sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -223,14 +262,18 @@ def main():
         gw.start()
         try:
             mpy_core = compile_core(os.path.join(tmp, "mpy"))
+            mip_core = mip_install_compiled(tmp)
             print("smallest heap for the standard workload (client, 1,000 sends, flush to a "
                   "local gateway, close), 64-bit unix port:")
             for transport in ("ws", "http"):
                 src = smallest_heap(os.path.join(ROOT, "core"), gw, transport, tmp)
                 mpy = smallest_heap(mpy_core, gw, transport, tmp)
-                print("  %-4s from .py source: %sK   from .mpy: %sK" % (transport, src, mpy))
+                mip = smallest_heap(mip_core, gw, transport, tmp)
+                print("  %-4s from .py source: %sK   from .mpy: %sK   from the compiled mip install "
+                      "(package-mpy.json): %sK" % (transport, src, mpy, mip))
                 result["min_heap_kib_%s_source" % transport] = src
                 result["min_heap_kib_%s_mpy" % transport] = mpy
+                result["min_heap_kib_%s_mip_mpy" % transport] = mip
         finally:
             gw.stop()
     # the headline: the default transport (ws) as `plexus deploy` installs it (.mpy)

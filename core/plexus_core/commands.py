@@ -56,32 +56,52 @@ def _finite(x):
     return x - x == 0  # NaN and inf fail (inf - inf is NaN)
 
 
-def json_safe(v, depth=0):
+def json_safe(v):
     """A result as plain JSON types (tuples become lists), or ValueError for
     NaN/inf, bytes, non-str keys and other objects. (points._check_json
-    does this for readings; a copy here keeps command modules off points.)"""
-    if depth > 32:
-        raise ValueError("nested too deep")
-    if v is None or v is True or v is False or type(v) is str or type(v) is int:
-        return v
-    if type(v) is float:
-        if _finite(v):
+    does this for readings; a copy here keeps command modules off points.)
+    An explicit stack, never recursion: a board's C stack is small."""
+    top = [None]
+    stack = [(top, 0, v, 0)]  # (container to fill, key or index, value, depth)
+    while stack:
+        into, at, v, depth = stack.pop()
+        if depth > 32:
+            raise ValueError("nested too deep")
+        v = _json_leaf(v)
+        if isinstance(v, dict):
+            out = {}
+            for k in v:
+                if type(k) is not str:
+                    raise ValueError("non-string key")
+                out[k] = None
+                stack.append((out, k, v[k], depth + 1))
+            v = out
+        elif isinstance(v, (list, tuple)):
+            out = [None] * len(v)
+            for i in range(len(v)):
+                stack.append((out, i, v[i], depth + 1))
+            v = out
+        into[at] = v
+    return top[0]
+
+
+def _json_leaf(v):
+    for _ in (0, 1):  # again for what a numpy scalar's .item() gave
+        if v is None or v is True or v is False or type(v) is str or type(v) is int:
             return v
-        raise ValueError("not finite")
-    if isinstance(v, dict):
-        out = {}
-        for k in v:
-            if type(k) is not str:
-                raise ValueError("non-string key")
-            out[k] = json_safe(v[k], depth + 1)
-        return out
-    if isinstance(v, (list, tuple)):
-        return [json_safe(x, depth + 1) for x in v]
-    item = getattr(v, "item", None)  # numpy scalars
-    if item is not None and not isinstance(v, (bytes, bytearray, str)):
+        if type(v) is float:
+            if _finite(v):
+                return v
+            raise ValueError("not finite")
+        if isinstance(v, (dict, list, tuple)):
+            return v
+        item = getattr(v, "item", None)  # numpy scalars
+        if item is None or isinstance(v, (bytes, bytearray, str)):
+            break
         u = item()
-        if u is not v and type(u) in (int, float, bool, str):
-            return json_safe(u, depth)
+        if u is v or type(u) not in (int, float, bool, str):
+            break
+        v = u
     raise ValueError("not JSON")
 
 

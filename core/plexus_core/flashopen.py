@@ -31,7 +31,8 @@ def boot_prefix():
     try:
         b = os.urandom(8)
     except Exception:  # ports without urandom
-        import random, time
+        import random
+        import time
         b = struct.pack("<II", random.getrandbits(32), time.ticks_us() if hasattr(time, "ticks_us") else 0)
     return hexlify(b).decode()
 

@@ -4,10 +4,10 @@ verified TLS, and reads/writes where every call has a deadline.
 Ports report a timeout as OSError EAGAIN (11) or ETIMEDOUT (110) depending
 on the call; both mean "timeout" here. TCP_NODELAY is set where the port
 has it: without it a small request/response exchange stalls ~40 ms.
-"""
 
-import select
-import socket
+socket and select are imported only to connect: a board without networking
+(a Pico without Wi-Fi) has neither, and must still buffer readings on flash.
+"""
 
 EAGAIN = 11
 ETIMEDOUT = 110
@@ -57,6 +57,11 @@ class Conn:
 
     def __init__(self, host, port, timeout_ms, tls=None):
         """tls: None for plain TCP, else a context from tls_context()."""
+        try:
+            import select
+            import socket
+        except ImportError as e:  # an OSError, so links count it as an outage: readings wait
+            raise OSError("this board has no network stack (%r); readings wait on flash" % (e,))
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
         s = socket.socket(ai[0], socket.SOCK_STREAM)
         self.sock = s
@@ -77,8 +82,10 @@ class Conn:
         self._write = getattr(s, "write", None) or s.send
         self._readinto = getattr(s, "readinto", None) or s.recv_into
         self._poll = select.poll()
-        self._poll.register(s, select.POLLIN)
-        self._events = select.POLLIN
+        self._in = select.POLLIN
+        self._out = select.POLLOUT
+        self._poll.register(s, self._in)
+        self._events = self._in
 
     def _wait(self, events, timeout_ms):
         """True when the socket is ready (or failed: the next call says how)."""
@@ -105,14 +112,14 @@ class Conn:
             k = self._io(self._write, mv[off:])
             if k:
                 off += k
-            elif not self._wait(select.POLLOUT, timeout_ms):
+            elif not self._wait(self._out, timeout_ms):
                 raise OSError(ETIMEDOUT)
 
     def readinto(self, buf, timeout_ms):
         """Bytes read into buf (> 0), or None when nothing came within
         timeout_ms (0: do not wait). Raises Closed at the end of the stream."""
         k = self._io(self._readinto, buf)
-        if k is None and timeout_ms > 0 and self._wait(select.POLLIN, timeout_ms):
+        if k is None and timeout_ms > 0 and self._wait(self._in, timeout_ms):
             k = self._io(self._readinto, buf)
         if k is None:
             return None

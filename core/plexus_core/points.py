@@ -60,36 +60,58 @@ def _unwrap(v):
     return v
 
 
-def _check_json(v, where, depth):
-    """Reject what JSON cannot carry exactly: NaN/inf, bytes, sets, objects."""
-    if depth > _MAX_DEPTH:
-        raise ValueError("%s nests deeper than %d levels" % (where, _MAX_DEPTH))
-    if v is None or v is True or v is False or type(v) is str or type(v) is int:
-        return v
-    if type(v) is float:
-        if not _finite(v):
-            raise ValueError("%s contains %r; JSON has no NaN or infinity: send a number or null" % (where, v))
-        return v
-    if isinstance(v, dict):
-        out = {}
-        for k in v:
-            if not isinstance(k, str):
-                raise ValueError("%s has a non-string key %r; JSON object keys must be strings" % (where, k))
-            out[k] = _check_json(v[k], where, depth + 1)
-        return out
-    if isinstance(v, (list, tuple)):
-        return [_check_json(x, where, depth + 1) for x in v]
-    if isinstance(v, str):
-        return str(v)
-    u = _unwrap(v)
-    if u is not v:
-        return _check_json(u, where, depth)
-    if isinstance(v, bool):
-        return bool(v)
-    if isinstance(v, int):
-        return int(v)
-    if isinstance(v, float):
-        return _check_json(float(v), where, depth)
+def _check_json(v, where):
+    """Reject what JSON cannot carry exactly: NaN/inf, bytes, sets, objects.
+    Returns a plain copy (tuples become lists). Walks with an explicit stack,
+    never recursion: an RP2040's ~8 KB C stack overflows a recursive walk at
+    about 14 levels, and too deep must be this ValueError, not RuntimeError."""
+    top = [None]
+    stack = [(top, 0, v, 0)]  # (container to fill, key or index, value, depth)
+    while stack:
+        into, at, v, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise ValueError("%s nests deeper than %d levels" % (where, _MAX_DEPTH))
+        v = _json_leaf(v, where)
+        if isinstance(v, dict):
+            out = {}
+            for k in v:
+                if not isinstance(k, str):
+                    raise ValueError("%s has a non-string key %r; JSON object keys must be strings" % (where, k))
+                out[k] = None
+                stack.append((out, k, v[k], depth + 1))
+            v = out
+        elif isinstance(v, (list, tuple)):
+            out = [None] * len(v)
+            for i in range(len(v)):
+                stack.append((out, i, v[i], depth + 1))
+            v = out
+        into[at] = v
+    return top[0]
+
+
+def _json_leaf(v, where):
+    """v as a plain JSON value; a dict, list or tuple comes back as is (the
+    caller walks it)."""
+    for _ in (0, 1, 2):  # again for what a conversion gave (numpy scalars, subclasses)
+        if v is None or v is True or v is False or type(v) is str or type(v) is int:
+            return v
+        if type(v) is float:
+            if not _finite(v):
+                raise ValueError("%s contains %r; JSON has no NaN or infinity: send a number or null" % (where, v))
+            return v
+        if isinstance(v, (dict, list, tuple)):
+            return v
+        if isinstance(v, str):
+            return str(v)
+        if isinstance(v, int):
+            return int(v)  # bool is caught above: True/False are its only values
+        if isinstance(v, float):
+            v = float(v)
+            continue
+        u = _unwrap(v)
+        if u is v:
+            break
+        v = u
     if isinstance(v, (bytes, bytearray)):
         raise ValueError("%s contains bytes; decode them to str (or base64) first" % where)
     raise ValueError("%s contains a %s, which is not JSON; use str, number, bool, list or dict"
@@ -134,11 +156,13 @@ def normalize_timestamp(ts, now_ms):
     if not _finite(ts) or ts <= 0:
         raise ValueError("timestamp %r is not a positive epoch time; pass seconds or ms "
                          "since 1970, or None for now" % (ts,))
-    if ts < 1e12:
-        ms = int(ts * 1000 + 0.5)
-    elif ts < 1e15:
+    # Integer bounds and integer arithmetic for int input: a board's
+    # single-precision float would move an epoch by minutes.
+    if ts < 1000000000000:
+        ms = ts * 1000 if type(ts) is int else int(ts * 1000 + 0.5)
+    elif ts < 1000000000000000:
         ms = int(ts)
-    elif ts < 1e18:
+    elif ts < 1000000000000000000:
         ms = int(ts) // 1000
     else:
         ms = int(ts) // 1000000
@@ -182,14 +206,14 @@ def check_value(metric, value, data_class):
     if isinstance(value, float):
         return check_value(metric, float(value), data_class)
     if isinstance(value, (dict, list, tuple)):
-        value = _check_json(value, "%r: value" % metric, 0)
+        value = _check_json(value, "%r: value" % metric)
         n = json_nbytes(json.dumps(value))
         if n > MAX_EVENT_JSON_BYTES:
             raise ValueError("%r: event value is %d bytes of JSON; the limit is %d: send "
                              "less, or split it into several events"
                              % (metric, n, MAX_EVENT_JSON_BYTES))
         return EVENT, value
-    _check_json(value, "%r: value" % metric, 0)  # raises with a clear message
+    _check_json(value, "%r: value" % metric)  # raises with a clear message
     raise ValueError("%r: unsupported value type %s" % (metric, type(value).__name__))
 
 

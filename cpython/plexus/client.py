@@ -32,9 +32,14 @@ that call is not queued. Counters: dropped_points, rate_limited_frames,
 rejected_points, evicted_points.
 """
 
+from __future__ import annotations
+
 import atexit
 import threading
 import weakref
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from plexus_core.clock import Clock
 from plexus_core.errors import PlexusError
@@ -47,6 +52,15 @@ from plexus.runs import OWN_SOURCE, Runs
 from plexus.sender import Sender
 from plexus.store import MemoryStore, SqliteStore
 from plexus.buffer_lock import BufferLock
+
+if TYPE_CHECKING:
+    from plexus.batching import BatchSender
+    from plexus.video import CameraStream
+
+# What the public signatures take: a reading's value, its tags, a timestamp.
+Value: TypeAlias = "float | int | str | bool | dict[str, Any] | list[Any]"
+Tags: TypeAlias = "dict[str, str] | None"
+Timestamp: TypeAlias = "float | int | None"
 
 CLOSE_ACK_WAIT_S = 5.0
 
@@ -80,10 +94,12 @@ class Plexus:
     DEFAULT_MEMORY_BUFFER_POINTS = 10000
     DISK_BUFFER_MAX_BYTES = 256 * 1024 * 1024
 
-    def __init__(self, api_key=None, endpoint=None, source_id=None, timeout=10.0,
-                 retry_config=None, max_buffer_size=None, persistent_buffer=None,
-                 buffer_path=None, ws_url=None, transport="ws", gateway_url=None,
-                 linger_ms=DEFAULT_LINGER_MS):
+    def __init__(self, api_key: str | None = None, endpoint: str | None = None,
+                 source_id: str | None = None, timeout: float = 10.0,
+                 retry_config: RetryConfig | None = None, max_buffer_size: int | None = None,
+                 persistent_buffer: bool | None = None, buffer_path: str | None = None,
+                 ws_url: str | None = None, transport: str = "ws", gateway_url: str | None = None,
+                 linger_ms: float = DEFAULT_LINGER_MS) -> None:
         if endpoint is not None and source_id is None and "://" not in str(endpoint):
             endpoint, source_id = None, endpoint  # Plexus(key, "pump-07")
         if transport not in ("ws", "http"):
@@ -145,7 +161,8 @@ class Plexus:
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, metric, value, timestamp=None, tags=None, data_class=None):
+    def send(self, metric: str, value: Value, timestamp: Timestamp = None, tags: Tags = None,
+             data_class: str | None = None) -> bool:
         """Queue one reading; returns True once it is accepted for delivery.
 
         value: number (metric), or str/bool/dict/list (event). timestamp:
@@ -159,11 +176,12 @@ class Plexus:
         self._intake.put(encode_point(p))
         return True
 
-    def event(self, name, data, timestamp=None, tags=None):
+    def event(self, name: str, data: Value, timestamp: Timestamp = None, tags: Tags = None) -> bool:
         """Queue a named event (text, number, bool, dict or list)."""
         return self.send(name, data, timestamp, tags, EVENT)
 
-    def send_batch(self, points, timestamp=None, tags=None):
+    def send_batch(self, points: Iterable[Sequence[Any]], timestamp: Timestamp = None,
+                   tags: Tags = None) -> bool:
         """Queue [(metric, value)] or [(metric, value, timestamp)] readings.
 
         All are checked first: one bad reading raises ValueError and none is
@@ -185,7 +203,8 @@ class Plexus:
             self._intake.put_many(encoded)
         return True
 
-    def batch(self, interval_ms=100.0, max_points=5000, max_pending=200000):
+    def batch(self, interval_ms: float = 100.0, max_points: int = 5000,
+              max_pending: int = 200000) -> BatchSender:
         """plexus-python 0.16's coalescing sender; send() already coalesces, so
         this forwards to the client and needs no `with`."""
         from plexus.batching import BatchSender
@@ -193,15 +212,15 @@ class Plexus:
 
     # -- the buffer --------------------------------------------------------------------
 
-    def buffer_size(self):
+    def buffer_size(self) -> int:
         """Readings accepted and not yet acknowledged by the gateway."""
         return self._store.points + self._intake.waiting()
 
-    def persist(self, timeout=None):
+    def persist(self, timeout: float | None = None) -> bool:
         """Commit every accepted reading to the store now; True when done."""
         return self._intake.persist(self.timeout if timeout is None else timeout)
 
-    def flush_buffer(self, timeout=None):
+    def flush_buffer(self, timeout: float | None = None) -> bool:
         """Deliver everything now and wait for the gateway's acknowledgement.
 
         Returns True when nothing is left to deliver, False when the gateway
@@ -218,11 +237,11 @@ class Plexus:
         return done
 
     @property
-    def max_buffer_size(self):
+    def max_buffer_size(self) -> int:
         return self._store.max_points
 
     @max_buffer_size.setter
-    def max_buffer_size(self, value):
+    def max_buffer_size(self, value: int) -> None:
         if not isinstance(value, int) or value < 1:
             raise ValueError("max_buffer_size must be a positive int")
         self._alerts.evicted(self._store.resize(value))
@@ -231,32 +250,32 @@ class Plexus:
     # -- counters and state ----------------------------------------------------------------
 
     @property
-    def dropped_points(self):
+    def dropped_points(self) -> int:
         """Readings the gateway accepted and then discarded for a limit (lost)."""
         return self._alerts.dropped_points
 
     @property
-    def rate_limited_frames(self):
+    def rate_limited_frames(self) -> int:
         """Frames the gateway refused or dropped for a rate or plan limit."""
         return self._alerts.rate_limited_frames
 
     @property
-    def rejected_points(self):
+    def rejected_points(self) -> int:
         """Readings the gateway refused as invalid; isolated and dropped."""
         return self._alerts.rejected_points
 
     @property
-    def evicted_points(self):
+    def evicted_points(self) -> int:
         """Oldest readings dropped because the buffer was full."""
         return self._alerts.evicted_points
 
     @property
-    def connected(self):
+    def connected(self) -> bool:
         """True while the WebSocket is authenticated."""
         return self._sender.authenticated
 
     @property
-    def clock_offset_ms(self):
+    def clock_offset_ms(self) -> int:
         """Server time minus local time, learned with round-trip compensation."""
         return self._clock.offset_ms
 
@@ -270,16 +289,19 @@ class Plexus:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def start_run(self, name, source_id=OWN_SOURCE, tags=None, metadata=None,
-                  pass_criteria=None, started_at=None):
+    def start_run(self, name: str, source_id: str | None = OWN_SOURCE, tags: Tags = None,
+                  metadata: dict[str, Any] | None = None, pass_criteria: dict[str, Any] | None = None,
+                  started_at: Timestamp = None) -> dict[str, Any]:
         """Open a test run (app API); returns the run dict with its "id"."""
         return self._runs.start(name, source_id, tags, metadata, pass_criteria, started_at)
 
-    def end_run(self, run, status="completed", ended_at=None):
+    def end_run(self, run: dict[str, Any] | str, status: str = "completed",
+                ended_at: Timestamp = None) -> dict[str, Any]:
         """Close a run ("completed" or "aborted"); returns the updated run."""
         return self._runs.end(run, status, ended_at)
 
-    def run(self, name, tags=None, store_frames=None, **kwargs):
+    def run(self, name: str, tags: Tags = None, store_frames: bool | None = None,
+            **kwargs: Any) -> AbstractContextManager[dict[str, Any]]:
         """`with px.run("hotfire-03"):` opens a run and closes it completed, or
         aborted on an exception. Takes start_run()'s keywords (and 0.5.2's
         `tags`, `store_frames`)."""
@@ -295,37 +317,43 @@ class Plexus:
                                                  source_id=self.source_id, now_ms=self._now_ms)
             return self._video_sender
 
-    def send_video_frame(self, frame, camera_id="camera:0", quality=85, timestamp=None):
+    def send_video_frame(self, frame: Any, camera_id: str = "camera:0", quality: int = 85,
+                         timestamp: Timestamp = None) -> bool:
         return self._video().send_frame(frame, camera_id=camera_id, quality=quality,
                                         timestamp=timestamp)
 
-    def stream_camera(self, url, camera_id="camera:0", fps=15, quality=85):
+    def stream_camera(self, url: str | int, camera_id: str = "camera:0", fps: float = 15,
+                      quality: int = 85) -> CameraStream:
         return self._video().stream_camera(url, camera_id=camera_id, fps=fps, quality=quality)
 
     # -- commands (plexus.commands does the work) -----------------------------------------
 
-    def command(self, name=None, params=None, danger="normal", idempotent=False, expires_in=30.0,
-                concurrency="accept", title=None, description=None):
+    def command(self, name: str | Callable[..., Any] | None = None, params: dict[str, Any] | None = None,
+                danger: str = "normal", idempotent: bool = False, expires_in: float = 30.0,
+                concurrency: str = "accept", title: str | None = None,
+                description: str | None = None) -> Any:
         """Decorator declaring a command (protocol v1): handler(run, **params).
         See plexus.commands; bad declarations raise CommandDeclarationError."""
         return self._commands.command(name, params=params, danger=danger, idempotent=idempotent,
                                       expires_in=expires_in, concurrency=concurrency,
                                       title=title, description=description)
 
-    def on_command(self, name, handler, description=None, params=None, concurrency="accept"):
+    def on_command(self, name: str, handler: Callable[[str, dict[str, Any]], Any],
+                   description: str | None = None, params: dict[str, Any] | None = None,
+                   concurrency: str = "accept") -> None:
         """Legacy command: handler(command, params) -> result dict."""
         return self._commands.on_command(name, handler, description, params, concurrency)
 
-    def serve(self, timeout=None):
+    def serve(self, timeout: float | None = None) -> bool:
         """Block answering commands until Ctrl-C/SIGTERM, stop_serving() or timeout."""
         return self._commands.serve(timeout)
 
-    def stop_serving(self):
+    def stop_serving(self) -> None:
         self._commands.stop_serving()
 
     # -- shutdown ----------------------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Commit, wait a bounded time (<= 5 s, less when offline) for the
         gateway's acknowledgements, stop, and keep the rest on disk."""
         if self._closed:
@@ -349,10 +377,10 @@ class Plexus:
         if self._lock is not None:
             self._lock.release()
 
-    def __enter__(self):
+    def __enter__(self) -> Plexus:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         self.close()
         return False
 

@@ -1,10 +1,17 @@
 """Installing with mip: the real `micropython -m mip install` from package.json
 served over HTTP from this repository, then `from plexus import Plexus`
-from the installed files only, sending to a real gateway."""
+from the installed files only, sending to a real gateway; and the compiled
+install (package-mpy.json with the .mpy files tools/make_package_json.py
+builds) running the standard workload in a board client's 64K heap."""
 
+import contextlib
 import functools
+import json
 import http.server
 import os
+import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -13,16 +20,37 @@ from support import mpy
 
 pytest.importorskip("support.gateway")
 
+sys.path.insert(0, os.path.join(mpy.ROOT, "tools"))
+import make_package_json  # noqa: E402  (the tool that writes both package descriptions)
 
-@pytest.fixture
-def repo_server():
-    handler = functools.partial(_Quiet, directory=mpy.ROOT)
+WORKLOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp", "workload.py")
+
+
+@contextlib.contextmanager
+def serving(directory):
+    handler = functools.partial(_Quiet, directory=directory)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
-    yield "http://127.0.0.1:%d" % srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield "http://127.0.0.1:%d" % srv.server_address[1]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def repo_server():
+    with serving(mpy.ROOT) as url:
+        yield url
+
+
+def mip_install(url, target, home):
+    os.makedirs(home, exist_ok=True)
+    r = mpy.run(["-m", "mip", "install", "--target", str(target), url], env={"HOME": str(home)},
+                timeout=120)
+    out = r.stdout + r.stderr
+    assert "Done" in out, out  # mip exits 0 even when an install fails
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -47,11 +75,7 @@ px.close()
 def test_mip_install_then_send(repo_server, gateway, tmp_path):
     target = tmp_path / "lib"
     env = {"HOME": str(tmp_path / "home")}
-    os.makedirs(env["HOME"])
-    r = mpy.run(["-m", "mip", "install", "--target", str(target), repo_server + "/package.json"],
-                env=env, timeout=120)
-    out = r.stdout + r.stderr
-    assert "Done" in out, out  # mip exits 0 even when an install fails
+    mip_install(repo_server + "/package.json", target, env["HOME"])
     installed = sorted(os.listdir(target / "plexus_core"))
     assert "board.py" in installed and "flashlog.py" in installed and "wslink.py" in installed
     assert os.path.exists(target / "plexus" / "__init__.py")
@@ -64,3 +88,36 @@ def test_mip_install_then_send(repo_server, gateway, tmp_path):
     pts = gateway.points("mpy-mip")
     assert sorted(p["value"] for p in pts if p["metric"] == "temp") == list(range(20, 70))
     assert [p["value"] for p in pts if p["metric"] == "boot"] == [{"installed": "mip"}]
+
+
+@pytest.fixture(scope="module")
+def compiled_install(tmp_path_factory):
+    """package-mpy.json as committed, with the .mpy files the tool builds,
+    served over HTTP and installed by mip into a fresh target."""
+    served = tmp_path_factory.mktemp("served")
+    make_package_json.build_mpy(str(served))
+    shutil.copy(os.path.join(mpy.ROOT, "package-mpy.json"), served)
+    target = tmp_path_factory.mktemp("lib")
+    with serving(str(served)) as url:
+        mip_install(url + "/package-mpy.json", target, tmp_path_factory.mktemp("home"))
+    return target
+
+
+def test_compiled_install_holds_only_mpy_files(compiled_install):
+    files = [os.path.join(d, f) for d, _, fs in os.walk(compiled_install) for f in fs]
+    assert files and all(f.endswith(".mpy") for f in files), files
+    with open(os.path.join(mpy.ROOT, "package.json")) as f:
+        want = sorted(dst[:-3] + ".mpy" for dst, _ in json.load(f)["urls"])
+    assert sorted(os.path.relpath(f, compiled_install) for f in files) == want
+
+
+@pytest.mark.parametrize("transport", ["ws", "http"])
+def test_compiled_install_runs_the_standard_workload_in_64k(compiled_install, gateway, tmp_path, transport):
+    src = "mpy-mip-%s" % transport
+    r = subprocess.run([mpy.micropython(), "-X", "heapsize=64K", WORKLOAD, str(compiled_install),
+                        gateway.url, gateway.key, src, str(tmp_path / "store"), "1000", transport],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0 and r.stdout.startswith("OK 1000"), (
+        "the compiled mip install no longer runs the workload in 64K (%s); run tools/bench_board.py:"
+        "\n%s%s" % (transport, r.stdout, r.stderr))
+    assert gateway.count(src) == 1000

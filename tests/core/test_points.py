@@ -2,7 +2,7 @@ import json
 
 from plexus_core.points import (make_point, encode_point, normalize_timestamp,
                                 check_tags, METRIC, EVENT)
-from check import raises, message
+from check import raises, message, needs_double
 
 T = 1760000000123
 
@@ -105,11 +105,16 @@ def test_tags():
 def test_timestamp_units():
     assert normalize_timestamp(None, now) == T
     assert normalize_timestamp(1760000000, now) == 1760000000000          # s
-    assert normalize_timestamp(1760000000.123, now) == 1760000000123      # float s
+    assert type(normalize_timestamp(1760000000, now)) is int               # int s stay ints
     assert normalize_timestamp(1760000000123, now) == 1760000000123       # ms
     assert normalize_timestamp(1760000000123456, now) == 1760000000123    # µs
     assert normalize_timestamp(1760000000123456789, now) == 1760000000123  # ns
     assert type(normalize_timestamp(1760000000.5, now)) is int
+
+
+def test_timestamp_float_seconds_to_the_ms():
+    needs_double("a float of epoch seconds resolves to ~128 s in single precision")
+    assert normalize_timestamp(1760000000.123, now) == 1760000000123
 
 
 def test_timestamp_rejects():

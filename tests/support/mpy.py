@@ -19,8 +19,16 @@ def _tool(name):
 
 
 def micropython():
-    """Path of the interpreter; fails on x86_64 Linux (where the dev extra
-    installs it), skips elsewhere with the reason."""
+    """Path of the interpreter: $PLEXUS_MICROPYTHON when set (any build, e.g.
+    a 32-bit or single-precision one), else the dev extra's. Without either
+    it fails on x86_64 Linux (where the dev extra installs it) and skips
+    elsewhere with the reason."""
+    override = os.environ.get("PLEXUS_MICROPYTHON")
+    if override:
+        path = shutil.which(override)
+        if not path:
+            pytest.fail("PLEXUS_MICROPYTHON=%s is not an executable" % override)
+        return path
     path = _tool("micropython")
     if path:
         return path
