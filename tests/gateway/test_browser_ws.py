@@ -284,7 +284,7 @@ def test_a_source_limited_key_sees_and_commands_only_its_source(gateway):
         assert ingest(gateway, [{"metric": "secret", "value": 1}, {"metric": "log", "value": "secret"}],
                       source_id="other-1")[0] == 200
         assert ingest(gateway, [{"metric": "mine", "value": i}], source_id="mine-1")[0] == 200
-        seen += frames_until(ws, lambda f: [p["value"] for p in points_of([f], "mine-1")] == [i])
+        seen += frames_until(ws, lambda f, i=i: [p["value"] for p in points_of([f], "mine-1")] == [i])
     ws.send(json.dumps({"type": "configure", "source_id": "other-1", "sensor": "x"}))
     seen += frames_until(ws, lambda f: f["type"] == "error")
     assert seen[-1]["message"] == "API key is limited to another source"
