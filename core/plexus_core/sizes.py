@@ -1,5 +1,6 @@
 """UTF-8 sizes without needless copies (limits are in bytes, len() counts characters)."""
 
+import json
 import sys
 
 # CPython's json.dumps escapes non-ASCII (len == bytes); MicroPython's does not.
@@ -18,3 +19,12 @@ def json_nbytes(encoded):
     if _ASCII_JSON or isinstance(encoded, (bytes, bytearray)):
         return len(encoded)
     return len(encoded.encode())
+
+
+def json_size(value):
+    """Bytes of `value` as compact UTF-8 JSON (no spaces, characters not
+    escaped): how client and gateway alike count an event object against
+    its limit, as the hosted gateway counts its own compact encoding."""
+    if _ASCII_JSON:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(json.dumps(value, separators=(",", ":")).encode())

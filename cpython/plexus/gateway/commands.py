@@ -1,3 +1,4 @@
+
 """Commands (PROTOCOL.md §4.10-4.11, §8): operators start them over HTTP, the
 gateway relays them to the connected device and records what it reports.
 
@@ -11,6 +12,7 @@ import uuid
 
 from aiohttp import web
 
+from plexus.gateway.jsontext import dumps, json_response
 from plexus.gateway.profile import DEFAULT
 from plexus.gateway.state import error, require_source
 from plexus.gateway.store import now_ms
@@ -110,11 +112,11 @@ class Commands:
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("command"), str) or not body["command"]:
-            raise web.HTTPBadRequest(text='{"error": "body must be {\\"command\\": NAME, \\"params\\": {...}}"}',
+            raise web.HTTPBadRequest(text=dumps({"error": 'body must be {"command": NAME, "params": {...}}'}),
                                      content_type="application/json")
         params = body.get("params") if body.get("params") is not None else {}
         if not isinstance(params, dict):
-            raise web.HTTPBadRequest(text='{"error": "params must be an object"}', content_type="application/json")
+            raise web.HTTPBadRequest(text=dumps({"error": "params must be an object"}), content_type="application/json")
         return body, params
 
     async def send_legacy(self, request):
@@ -122,20 +124,20 @@ class Commands:
         body, params = await self._body(request)
         conn = self.hub.device(sid)
         if conn is None:
-            return web.json_response({"queued": False, "error": "source %r is not connected" % sid}, status=409)
+            return json_response({"queued": False, "error": "source %r is not connected" % sid}, status=409)
         cid = str(uuid.uuid4())
         if not self.profile.commands_v1:  # the hosted relay always names the target source in the params
             params = dict(params, source_id=sid)
         await self.store.new_command(cid, sid, body["command"], params)
         await conn.send({"type": "typed_command", "id": cid, "command": body["command"], "params": params})
-        return web.json_response({"queued": True, "id": cid})
+        return json_response({"queued": True, "id": cid})
 
     async def get_legacy(self, request):
         sid = await self._target(request, "read")
         cmd = await self.store.get_command(sid, request.match_info["command_id"])
         if cmd is None:
             return error(404, "no such command")
-        return web.json_response(cmd)
+        return json_response(cmd)
 
     async def start_run(self, request):
         sid = await self._target(request, "commands")
@@ -155,7 +157,7 @@ class Commands:
         await self.store.put_run(run)
         if conn is not None:
             await self._deliver(conn, run)
-        return web.json_response({"run_id": run["run_id"], "state": run["state"]}, status=201)
+        return json_response({"run_id": run["run_id"], "state": run["state"]}, status=201)
 
     async def get_run(self, request):
         sid = await self._target(request, "read")
@@ -165,7 +167,7 @@ class Commands:
         if run["state"] == "queued" and run["attempt"] == 0 and now_ms() >= run["deadline_ms"]:
             run["state"] = "expired"  # never delivered; a delivered run's outcome is the device's to report
             await self.store.put_run(run)
-        return web.json_response(run)
+        return json_response(run)
 
     def routes(self):
         legacy = [

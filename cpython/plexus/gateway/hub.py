@@ -6,8 +6,9 @@ device or other viewers.
 """
 
 import asyncio
-import json
 import time
+
+from plexus.gateway.jsontext import dumps
 
 ONLINE_WINDOW_MS = 60000  # an HTTP-only source is online this long after its last request
 
@@ -63,7 +64,12 @@ class Hub:
 
     # devices
     def attach(self, conn):
-        self.devices.setdefault(conn.source_id, []).append(conn)
+        """The newest connection of a source wins: older ones are hung up
+        (no close frame), as the hosted gateway evicts them."""
+        conns = self.devices.setdefault(conn.source_id, [])
+        for old in conns:
+            old.hang_up()
+        conns.append(conn)
 
     def detach(self, conn):
         conns = self.devices.get(conn.source_id, [])
@@ -96,7 +102,7 @@ class Hub:
             if v.matches(source_id):
                 sel = [p for p in metrics if v.wanted is None or p["metric"] in v.wanted]
                 if sel:
-                    v.offer(json.dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
+                    v.offer(dumps({"type": "telemetry", "points": [_live(source_id, p) for p in sel]}))
         for p in points:
             if p["class"] != "event":
                 continue
@@ -104,7 +110,7 @@ class Hub:
             for v in self.log_viewers:
                 if v.matches(source_id) and (v.wanted is None or p["metric"] in v.wanted):
                     if text is None:
-                        text = json.dumps(dict(_live(source_id, p), type="event"))
+                        text = dumps(dict(_live(source_id, p), type="event"))
                     v.offer(text)
 
     def saw_camera(self, source_id, camera_id):
@@ -120,7 +126,7 @@ class Hub:
         for v in self.video_viewers:
             if v.matches(frame["source_id"]) and (v.wanted is None or frame["camera_id"] in v.wanted):
                 if text is None:
-                    text = json.dumps(frame)
+                    text = dumps(frame)
                 v.offer(text)
 
     def online_cameras(self, key):
