@@ -123,6 +123,9 @@ def test_invalid_utf8_is_read_with_replacement_characters_except_in_video_frames
     status, answer, _ = http(gateway, "POST", "/ingest", raw=body, key=gateway.key)
     assert status == 200 and answer["count"] == 1
     assert gateway.points("utf-2")[0]["value"] == "caf\ufffd"
+    lone = '{"source_id":"utf-3","points":[{"metric":"log","value":{"\\udc00k":"a\\ud800b"},"timestamp":%d}]}' % T0
+    assert http(gateway, "POST", "/ingest", raw=lone.encode(), key=gateway.key)[0] == 200   # stored, not refused
+    assert gateway.points("utf-3")[0]["value"] == {"\ufffdk": "a\ufffdb"}
 
 
 def test_our_client_sends_what_the_hosted_gateway_takes(gateway):

@@ -7,13 +7,12 @@ stored would release them at the client before they are safe.
 """
 
 import asyncio
-import json
 import logging
 import socket
 
 from aiohttp import WSMsgType, web
 
-from plexus.gateway import video
+from plexus.gateway import jsonread, video
 from plexus.gateway.jsontext import dumps
 from plexus.gateway.state import STATE
 from plexus.gateway.store import now_ms, store_unavailable
@@ -70,15 +69,6 @@ def _seq(f):
     return s if type(s) is int and s > 0 else None
 
 
-def _decode(data):
-    """A text frame's bytes -> (text, whether they were valid UTF-8). Invalid
-    bytes become U+FFFD, as the hosted gateway's JSON decoder reads them."""
-    try:
-        return data.decode(), True
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace"), False
-
-
 def _keepalive(transport):
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is None:
@@ -115,7 +105,7 @@ async def device_socket(request):
     auth = None
     if msg.type == WSMsgType.TEXT:
         try:
-            auth = json.loads(_decode(msg.data)[0])
+            auth = jsonread.loads(jsonread.decode(msg.data)[0])
         except ValueError:
             pass
     if not isinstance(auth, dict) or auth.get("type") != "device_auth":
@@ -152,7 +142,7 @@ async def device_socket(request):
         await st.commands.device_connected(conn)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await _text(conn, st, *_decode(msg.data))
+                await _text(conn, st, *jsonread.decode(msg.data))
             elif msg.type == WSMsgType.BINARY:
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
@@ -217,7 +207,7 @@ def _error(code, detail, seq=None):
 
 async def _text(conn, st, text, valid_utf8=True):
     try:
-        f = json.loads(text)
+        f = jsonread.loads(text)
     except ValueError:
         await conn.send(_error("INVALID_JSON", "frame is not valid JSON"))
         return

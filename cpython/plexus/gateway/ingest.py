@@ -7,6 +7,7 @@ import zlib
 
 from aiohttp import web
 
+from plexus.gateway import jsonread
 from plexus.gateway.jsontext import json_response
 from plexus.gateway.state import STATE, error, require_key
 from plexus.gateway.store import now_ms, store_unavailable
@@ -59,7 +60,7 @@ async def _ingest(request):
         if data is None:
             return error(413, TOO_BIG)
     try:
-        body = json.loads(data.decode("utf-8", "replace"))  # invalid UTF-8 becomes U+FFFD, as hosted
+        body = jsonread.loads(jsonread.decode(data)[0])
     except ValueError as e:
         return error(400, "invalid JSON: %s" % e)
     if not isinstance(body, dict):
