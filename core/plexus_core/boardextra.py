@@ -43,7 +43,7 @@ def send_batch(px, points, timestamp=None, tags=None):
     are checked first, so one bad reading raises and none is queued."""
     from plexus_core import points as pm
     now = px._clock.now_ms
-    shared = pm.normalize_timestamp(timestamp, now)
+    shared = pm.point_timestamp(timestamp, now)
     enc = []
     for i, item in enumerate(points):
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):

@@ -157,4 +157,4 @@ def frame(cid, command, event, result=None, error=None):
         f["result"] = result
     elif event == "error":
         f["error"] = error
-    return json.dumps(f)
+    return json.dumps(f, separators=(",", ":"))

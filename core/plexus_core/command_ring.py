@@ -48,7 +48,7 @@ class RunRing(Statuses):
                 f = {"type": "command_status", "run_id": rid, "seq": seq, "state": state}
                 if code is not None:
                     f["error_code"] = code
-                text = json.dumps(f)
+                text = json.dumps(f, separators=(",", ":"))
                 self._enqueue(rid, seq, text)
             return text
         if rec.state is None:
@@ -79,6 +79,6 @@ class RunRing(Statuses):
             elif rec is not None and rec.state is not None:
                 runs.append({"run_id": rec.id, "state": rec.state, "seq": rec.seq})
         if runs:
-            out.append(json.dumps({"type": "command_sync", "runs": runs}))
+            out.append(json.dumps({"type": "command_sync", "runs": runs}, separators=(",", ":")))
         out.extend(self.queued())
         return out

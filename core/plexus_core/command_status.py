@@ -102,15 +102,15 @@ class Statuses:
 
     def _fit(self, f):
         """Under the frame cap: drop result and message, then error_message."""
-        text = json.dumps(f)
+        text = json.dumps(f, separators=(",", ":"))
         cap = self.max_frame_bytes
         if json_nbytes(text) > cap:
             f.pop("result", None)
             f.pop("message", None)
-            text = json.dumps(f)
+            text = json.dumps(f, separators=(",", ":"))
             if json_nbytes(text) > cap:
                 f.pop("error_message", None)
-                text = json.dumps(f)
+                text = json.dumps(f, separators=(",", ":"))
         return text
 
     def _enqueue(self, rid, seq, text):

@@ -9,7 +9,7 @@ what arrives with plexus_core.wire, on the same limits.
 import json
 
 from plexus_core.limits import MAX_NAME_BYTES, MAX_EVENT_JSON_BYTES, MAX_TAGS, MAX_TIMESTAMP_MS
-from plexus_core.sizes import json_nbytes, utf8_len, _ASCII_JSON
+from plexus_core.sizes import json_size, utf8_len, _ASCII_JSON
 
 METRIC = "metric"
 EVENT = "event"
@@ -36,12 +36,19 @@ def _finite(x):
 
 
 def check_name(field, s):
-    """A metric name, tag key/value or string event: non-empty str <= 256 bytes."""
+    """A metric name: non-empty str <= 256 bytes."""
+    check_text(field, s)
+    if not s:
+        raise ValueError("%s must not be empty" % field)
+    return s
+
+
+def check_text(field, s):
+    """A tag key/value or string event: str <= 256 bytes, empty allowed (as
+    the hosted gateway allows it)."""
     if type(s) is not str:
         if not isinstance(s, str):
             raise ValueError("%s must be a string, got %s" % (field, type(s).__name__))
-    if not s:
-        raise ValueError("%s must not be empty" % field)
     n = utf8_len(s)
     if n > MAX_NAME_BYTES:
         raise ValueError("%s is %d bytes; the limit is %d UTF-8 bytes: shorten it"
@@ -119,7 +126,7 @@ def _json_leaf(v, where):
 
 
 def check_tags(tags):
-    """None/{} -> None; else a dict of <= 16 non-empty str -> str, each <= 256 bytes."""
+    """None/{} -> None; else a dict of <= 16 str -> str, each <= 256 bytes (empty allowed)."""
     if not tags:
         if tags is None or isinstance(tags, dict):
             return None
@@ -129,43 +136,29 @@ def check_tags(tags):
         raise ValueError("%d tags given; the limit is %d per point: drop some or fold them "
                          "into the metric name" % (len(tags), MAX_TAGS))
     for k in tags:
-        check_name("tag key", k)
+        check_text("tag key", k)
         v = tags[k]
         if type(v) is not str:
             raise ValueError("tag %r has a %s value; tag values must be strings (str(value))"
                              % (k, type(v).__name__))
-        check_name("tag %r" % k, v)
+        check_text("tag %r" % k, v)
     return tags
 
 
 def normalize_timestamp(ts, now_ms):
-    """Any epoch time to integer ms.
+    """Any epoch time to integer ms, for run windows and video frames.
 
     None -> now_ms() (the server-corrected clock; the only case it is used).
-    Units are told apart by magnitude: < 1e12 seconds, < 1e15 ms, < 1e18 µs,
-    else ns (each boundary is 2001-09-09 in the smaller unit). Zero, negative,
-    NaN, inf, bool and non-numbers raise ValueError.
+    Units as in point_timestamp. Zero, negative, after the year 3000, NaN,
+    inf, bool and non-numbers raise ValueError.
     """
     if ts is None:
         return now_ms()
-    if not _is_number(ts):
-        ts = _unwrap(ts)
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
-            raise ValueError("timestamp must be epoch seconds or ms as a number, got %s"
-                             % type(ts).__name__)
-    if not _finite(ts) or ts <= 0:
+    ts = _epoch_number(ts)
+    if ts <= 0:
         raise ValueError("timestamp %r is not a positive epoch time; pass seconds or ms "
                          "since 1970, or None for now" % (ts,))
-    # Integer bounds and integer arithmetic for int input: a board's
-    # single-precision float would move an epoch by minutes.
-    if ts < 1000000000000:
-        ms = ts * 1000 if type(ts) is int else int(ts * 1000 + 0.5)
-    elif ts < 1000000000000000:
-        ms = int(ts)
-    elif ts < 1000000000000000000:
-        ms = int(ts) // 1000
-    else:
-        ms = int(ts) // 1000000
+    ms = _to_ms(ts)
     if ms <= 0:  # a tiny positive number would become 0, which reads as "no time"
         raise ValueError("timestamp %r is before 1970-01-01T00:00:00.001; pass seconds or "
                          "ms since 1970, or None for now" % (ts,))
@@ -173,6 +166,47 @@ def normalize_timestamp(ts, now_ms):
         raise ValueError("timestamp %.30r is after the year 3000; pass seconds, ms, us or ns "
                          "since 1970, or None for now" % (ts,))
     return ms
+
+
+def point_timestamp(ts, now_ms):
+    """A point's timestamp as integer ms. None -> now_ms().
+
+    Units are told apart by magnitude: < 1e12 seconds, < 1e15 ms, < 1e18 µs,
+    else ns (each boundary is 2001-09-09 in the smaller unit). Any finite
+    number is accepted, as the hosted gateway accepts it (zero, negative, far
+    future: docs/api.md says what that does to `latest`); NaN, inf, bool and
+    non-numbers raise ValueError.
+    """
+    if ts is None:
+        return now_ms()
+    return _to_ms(_epoch_number(ts))
+
+
+def _epoch_number(ts):
+    if not _is_number(ts):
+        ts = _unwrap(ts)
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+            raise ValueError("timestamp must be epoch seconds or ms as a number, got %s"
+                             % type(ts).__name__)
+    if not _finite(ts):
+        raise ValueError("timestamp %r is not a finite number; pass seconds or ms since 1970, "
+                         "or None for now" % (ts,))
+    return ts
+
+
+def _to_ms(ts):
+    a = -ts if ts < 0 else ts
+    # Integer bounds and integer arithmetic for int input: a board's
+    # single-precision float would move an epoch by minutes.
+    if a < 1000000000000:
+        ms = a * 1000 if type(a) is int else int(a * 1000 + 0.5)
+    elif a < 1000000000000000:
+        ms = int(a)
+    elif a < 1000000000000000000:
+        ms = int(a) // 1000
+    else:
+        ms = int(a) // 1000000
+    return -ms if ts < 0 else ms
 
 
 def check_value(metric, value, data_class):
@@ -199,7 +233,7 @@ def check_value(metric, value, data_class):
     if isinstance(value, bool):
         return EVENT, bool(value)
     if isinstance(value, str):
-        check_name("%r: string value" % metric, value)
+        check_text("%r: string value" % metric, value)
         return EVENT, value
     if isinstance(value, int):  # int subclasses other than bool
         return check_value(metric, int(value), data_class)
@@ -207,7 +241,7 @@ def check_value(metric, value, data_class):
         return check_value(metric, float(value), data_class)
     if isinstance(value, (dict, list, tuple)):
         value = _check_json(value, "%r: value" % metric)
-        n = json_nbytes(json.dumps(value))
+        n = json_size(value)
         if n > MAX_EVENT_JSON_BYTES:
             raise ValueError("%r: event value is %d bytes of JSON; the limit is %d: send "
                              "less, or split it into several events"
@@ -222,7 +256,7 @@ def make_point(metric, value, timestamp=None, tags=None, data_class=None, now_ms
     check_name("metric name", metric)
     cls, value = check_value(metric, value, data_class)
     p = {"class": cls, "metric": metric, "value": value,
-         "timestamp": normalize_timestamp(timestamp, now_ms)}
+         "timestamp": point_timestamp(timestamp, now_ms)}
     tags = check_tags(tags)
     if tags:
         p["tags"] = tags

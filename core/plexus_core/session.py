@@ -79,7 +79,7 @@ class DeviceSession:
             f["acks"] = True
         if self.commands:
             f["commands"] = self.commands
-        return json.dumps(f)
+        return json.dumps(f, separators=(",", ":"))
 
     def lost(self):
         """The connection ended (any reason): returns unacknowledged batch ids,
@@ -156,7 +156,7 @@ class DeviceSession:
              "agent_version": self.agent_version, "sync": now_ms}
         if uptime_s is not None:
             f["uptime_s"] = uptime_s
-        return json.dumps(f)
+        return json.dumps(f, separators=(",", ":"))
 
     # -- receiving ------------------------------------------------------------
 

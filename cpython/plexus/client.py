@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from plexus_core.clock import Clock
 from plexus_core.errors import PlexusError
-from plexus_core.points import EVENT, encode_point, make_point, normalize_timestamp
+from plexus_core.points import EVENT, encode_point, make_point, point_timestamp
 from plexus.alerts import Alerts
 from plexus.commands import Commands
 from plexus.config import RetryConfig, Settings, buffer_path_for, legacy_buffer_path
@@ -187,7 +187,7 @@ class Plexus:
         All are checked first: one bad reading raises ValueError and none is
         queued. `timestamp` (default: now, once) applies to 2-tuples."""
         now = self._now_ms
-        shared = normalize_timestamp(timestamp, now)
+        shared = point_timestamp(timestamp, now)
         encoded = []
         for i, item in enumerate(points):
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):

@@ -86,7 +86,7 @@ class DataClient:
             headers["x-api-key"] = self.api_key
         data = None
         if body is not None:
-            data = json.dumps(body).encode()
+            data = json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
@@ -150,7 +150,7 @@ class DataClient:
                     raise Unreachable("cannot open the live stream at %s (%s)" % (self.base_url, e)) from None
                 continue
             try:
-                ws.send(json.dumps({"type": "auth", "api_key": self.api_key or ""}))
+                ws.send(json.dumps({"type": "auth", "api_key": self.api_key or ""}, separators=(",", ":")))
                 if ready is not None:
                     ready.set()
                 delay = 0.5

@@ -78,7 +78,7 @@ def ingest(gateway_url, api_key, body, timeout=10.0, answer=None):
 
 def api_json(method, url, api_key, payload, timeout=10.0):
     """A JSON call to the app API; returns (status, parsed dict or None, text)."""
-    status, text = request(method, url, api_key, json.dumps(payload or {}), timeout)
+    status, text = request(method, url, api_key, json.dumps(payload or {}, separators=(",", ":")), timeout)
     try:
         data = json.loads(text) if text else {}
     except ValueError:

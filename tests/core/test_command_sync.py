@@ -32,7 +32,7 @@ def test_ring_forgets_the_oldest_id():
     b = book(remember=4)
     for i in range(5):
         b.receive(run_frame("x%d" % i, "nope"), 0)
-    assert b.receive(run_frame("x4", "nope"), 0)[0][0].count('"seq": 1') == 1
+    assert b.receive(run_frame("x4", "nope"), 0)[0][0].count('"seq":1') == 1
     texts, _ = b.receive(run_frame("x0", "nope"), 0)   # forgotten: handled as new
     assert json.loads(texts[0])["seq"] == 1
 

@@ -42,14 +42,19 @@ tags = st.one_of(st.none(), st.none(), good_tags, good_tags, st.dictionaries(tex
 
 def expected_ts(ts):
     """Our documented rule: < 1e12 seconds (rounded to the nearest ms, so 1.0005 s
-    is not stored as 1000 ms); < 1e15 ms; < 1e18 µs; else ns."""
+    is not stored as 1000 ms); < 1e15 ms; < 1e18 µs; else ns. A negative
+    time is converted by its magnitude; the gateway keeps 64 bits of it."""
+    if ts < 0:
+        return -expected_ts(-ts)
     if ts < 1e12:
-        return int(ts * 1000 + 0.5)
-    if ts < 1e15:
-        return int(ts)
-    if ts < 1e18:
-        return int(ts // 1000)
-    return int(ts // 1000000)
+        ms = int(ts * 1000 + 0.5)
+    elif ts < 1e15:
+        ms = int(ts)
+    elif ts < 1e18:
+        ms = int(ts) // 1000
+    else:
+        ms = int(ts) // 1000000
+    return min(ms, 2 ** 63 - 1)
 
 
 def last_stored(gw, metric):

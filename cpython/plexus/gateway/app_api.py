@@ -12,6 +12,7 @@ import uuid
 from aiohttp import web
 
 from plexus.gateway.data_api import BadRequest, parse_time
+from plexus.gateway.jsontext import json_response
 from plexus.gateway.state import STATE, error, require_key
 from plexus_core.source_id import source_id_error
 
@@ -52,7 +53,7 @@ async def create_run(request):
            "started_at": body["started_at"], "started_ms": started, "tags": body.get("tags") or {},
            "metadata": body.get("metadata") or {}, "pass_criteria": body.get("pass_criteria") or []}
     await st.store.put_test_run(run)
-    return web.json_response({"run": run}, status=201)
+    return json_response({"run": run}, status=201)
 
 
 async def end_run(request):
@@ -71,7 +72,7 @@ async def end_run(request):
     run.update(status=body["status"], ended_at=body["ended_at"], ended_ms=ended)
     await _judge(st.store, run)
     await st.store.put_test_run(run)
-    return web.json_response({"run": run})
+    return json_response({"run": run})
 
 
 async def _judge(store, run):
@@ -94,13 +95,13 @@ async def get_run(request):
         return error(404, "NOT_FOUND: no such run")
     if run.get("ended_ms") is not None:
         await _judge(store, run)
-    return web.json_response({"run": run})
+    return json_response({"run": run})
 
 
 async def register_source(request):
     """Sources appear when they first send; registering is accepted as a no-op."""
     await require_key(request, "write")
-    return web.json_response({"ok": True}, status=201)
+    return json_response({"ok": True}, status=201)
 
 
 def routes():

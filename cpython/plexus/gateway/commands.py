@@ -137,14 +137,14 @@ class Commands:
             params = dict(params, source_id=sid)
         await self.store.new_command(cid, sid, body["command"], params)
         await conn.send({"type": "typed_command", "id": cid, "command": body["command"], "params": params})
-        return web.json_response({"queued": True, "id": cid})
+        return json_response({"queued": True, "id": cid})
 
     async def get_legacy(self, request):
         sid = await self._target(request, "read")
         cmd = await self.store.get_command(sid, request.match_info["command_id"])
         if cmd is None:
             return error(404, "no such command")
-        return web.json_response(cmd)
+        return json_response(cmd)
 
     async def start_run(self, request):
         sid = (await known_source(request, "commands"))[1]
@@ -164,7 +164,7 @@ class Commands:
         await self.store.put_run(run)
         if conn is not None:
             await self._deliver(conn, run)
-        return web.json_response({"run_id": run["run_id"], "state": run["state"]}, status=201)
+        return json_response({"run_id": run["run_id"], "state": run["state"]}, status=201)
 
     async def get_run(self, request):
         sid = await self._target(request, "read")
@@ -174,7 +174,7 @@ class Commands:
         if run["state"] == "queued" and run["attempt"] == 0 and now_ms() >= run["deadline_ms"]:
             run["state"] = "expired"  # never delivered; a delivered run's outcome is the device's to report
             await self.store.put_run(run)
-        return web.json_response(run)
+        return json_response(run)
 
     def routes(self):
         legacy = [

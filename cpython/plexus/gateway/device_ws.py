@@ -7,13 +7,14 @@ stored would release them at the client before they are safe.
 """
 
 import asyncio
-import json
 import logging
+import socket
 
 from aiohttp import WSMsgType, web
 
-from plexus.gateway import video
+from plexus.gateway import jsonread, video
 from plexus.gateway.hub import declared_cameras
+from plexus.gateway.jsontext import dumps
 from plexus.gateway.state import STATE
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
@@ -25,6 +26,9 @@ log = logging.getLogger("plexus.gateway")
 AUTH_TIMEOUT_S = limits.AUTH_TIMEOUT_MS / 1000.0
 PING_INTERVAL_S = limits.HEARTBEAT_MS / 1000.0
 MAX_BATCH_ID = 128
+# A dead peer is found by a failed write or by TCP keepalive (15 s idle, then
+# 9 probes 15 s apart, as Go servers use), never by a missing pong.
+KEEPALIVE = (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 9))
 
 
 class DeviceConn:
@@ -47,13 +51,18 @@ class DeviceConn:
         self.rate_limited = 0
         self.sender = None           # the task draining `out`
 
+    def hang_up(self):
+        """Close the TCP connection without a WebSocket close frame."""
+        if self.transport is not None:
+            self.transport.abort()
+
     async def send(self, frame):
         if not self.ws.closed:
-            await self.ws.send_str(json.dumps(frame))
+            await self.ws.send_str(dumps(frame))
 
 
 async def _refuse(ws, message):
-    await ws.send_str(json.dumps({"type": "error", "message": message}))
+    await ws.send_str(dumps({"type": "error", "message": message}))
     await ws.close(code=1008, message=b"auth failed")
     return ws
 
@@ -63,10 +72,35 @@ def _seq(f):
     return s if type(s) is int and s > 0 else None
 
 
+def _keepalive(transport):
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in KEEPALIVE:
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:
+        pass
+
+
+async def _pinger(ws):
+    """A ping every 30 s; no pong is awaited (a quiet device is not a dead one)."""
+    while not ws.closed:
+        await asyncio.sleep(PING_INTERVAL_S)
+        try:
+            await ws.ping()
+        except (ConnectionError, RuntimeError):
+            return
+
+
 async def device_socket(request):
     st = request.app[STATE]
-    ws = web.WebSocketResponse(max_msg_size=limits.WS_READ_LIMIT, heartbeat=PING_INTERVAL_S)
+    # Text frames arrive as bytes: invalid UTF-8 is tolerated, not a 1007 close.
+    ws = web.WebSocketResponse(max_msg_size=limits.WS_READ_LIMIT, decode_text=False)
     await ws.prepare(request)
+    _keepalive(request.transport)
     try:
         msg = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
     except asyncio.TimeoutError:
@@ -74,7 +108,7 @@ async def device_socket(request):
     auth = None
     if msg.type == WSMsgType.TEXT:
         try:
-            auth = json.loads(msg.data)
+            auth = jsonread.loads(jsonread.decode(msg.data)[0])
         except ValueError:
             pass
     if not isinstance(auth, dict) or auth.get("type") != "device_auth":
@@ -97,6 +131,7 @@ async def device_socket(request):
     st.hub.attach(conn)
     log.info("device %s connected (%s %s)", source_id, conn.platform, conn.agent_version)
     sender = conn.sender = asyncio.ensure_future(_send_results(conn, st))
+    pinger = asyncio.ensure_future(_pinger(ws))
     try:
         reply = {"type": "authenticated", "source_id": source_id}
         if st.profile.commands_v1:  # the hosted snapshot names no protocol version or frame limit
@@ -104,13 +139,13 @@ async def device_socket(request):
         if conn.acks:
             reply["acks"] = True
         reply["server_time_ms"] = now_ms()  # last, so the disk write above does not age it
-        await ws.send_str(json.dumps(reply))
+        await ws.send_str(dumps(reply))
         for e in manifest_errors:
             await conn.send(e)
         await st.commands.device_connected(conn)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await _text(conn, st, msg.data)
+                await _text(conn, st, *jsonread.decode(msg.data))
             elif msg.type == WSMsgType.BINARY:
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
@@ -118,6 +153,7 @@ async def device_socket(request):
     except ConnectionError:  # the device vanished while we were answering it
         pass
     finally:
+        pinger.cancel()
         st.hub.detach(conn)
         if st.hub.device(source_id) is None:
             st.limits.forget(source_id)
@@ -172,9 +208,9 @@ def _error(code, detail, seq=None):
     return f
 
 
-async def _text(conn, st, text):
+async def _text(conn, st, text, valid_utf8=True):
     try:
-        f = json.loads(text)
+        f = jsonread.loads(text)
     except ValueError:
         await conn.send(_error("INVALID_JSON", "frame is not valid JSON"))
         return
@@ -189,6 +225,8 @@ async def _text(conn, st, text):
             return
         if t == "telemetry":
             _telemetry(conn, st, f)
+        elif not valid_utf8:  # relayed to viewers as text, which must be valid UTF-8
+            await conn.send(_error("INVALID_FRAME_ENCODING", "video_frame text is not valid UTF-8"))
         else:
             frame = video.from_json(f, conn.source_id)
             if isinstance(frame, str):
@@ -205,17 +243,12 @@ async def _text(conn, st, text):
         sync = f.get("sync")
         if type(sync) in (int, float) and st.profile.clock_sync:  # our clock-sync extension: echo our time
             await conn.send({"type": "time", "sync": f["sync"], "server_time_ms": now_ms()})
-    elif t == "pong":
+    elif t == "pong" or t == "device_auth":  # a repeated device_auth changes nothing, as hosted
         pass
-    elif t == "device_error":
+    elif t == "device_error":  # stored as sent, a missing `error` as null, as the hosted gateway does
         p = {"class": "event", "metric": "device.error", "value": f.get("error"), "timestamp": now_ms()}
         if isinstance(f.get("source"), str):
             p["tags"] = {"error_source": f["source"][:256]}
-        try:
-            p = check_wire_point(p, rescale_seconds=False)
-        except ValueError as e:
-            await conn.send(_error("INVALID_MESSAGE", "device_error: %s" % e))
-            return
         conn.out.put_nowait((None, st.store.store_batch(conn.source_id, None, [p]), [p]))
     elif t == "command_result" or (st.profile.commands_v1 and t in ("command_status", "command_sync")):
         await st.commands.device_frame(conn, f)
@@ -287,4 +320,4 @@ async def goodbye(st):
 def hang_up(st):
     """Shutdown without a goodbye (the hosted snapshot): the sockets just close."""
     for c in st.hub.all_devices():
-        c.transport.close()
+        c.hang_up()

@@ -11,6 +11,8 @@ import uuid
 
 from plexus.gateway.jsontext import dumps
 
+from plexus.gateway.jsontext import dumps
+
 ONLINE_WINDOW_MS = 60000  # an HTTP-only source is online this long after its last request
 ORG_ID = "local"          # live points name their organisation; one gateway is one
 
@@ -70,7 +72,12 @@ class Hub:
 
     # devices
     def attach(self, conn):
-        self.devices.setdefault(conn.source_id, []).append(conn)
+        """The newest connection of a source wins: older ones are hung up
+        (no close frame), as the hosted gateway evicts them."""
+        conns = self.devices.setdefault(conn.source_id, [])
+        for old in conns:
+            old.hang_up()
+        conns.append(conn)
         self.publish_notice(conn.source_id, self._online(conn))
 
     def detach(self, conn):

@@ -6,6 +6,8 @@ import zlib
 
 from aiohttp import web
 
+from plexus.gateway import jsonread
+from plexus.gateway.jsontext import json_response
 from plexus.gateway.state import STATE, error, require_key
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
@@ -57,7 +59,7 @@ async def _ingest(request):
         if data is None:
             return error(413, TOO_BIG)
     try:
-        body = json.loads(data)
+        body = jsonread.loads(jsonread.decode(data)[0])
     except ValueError as e:
         return error(400, "invalid JSON: %s" % e)
     if not isinstance(body, dict):
@@ -68,7 +70,7 @@ async def _ingest(request):
     if not isinstance(points, list):
         return error(400, "'points' must be an array")
     if not points:
-        return web.json_response({"success": True, "count": 0})
+        return json_response({"success": True, "count": 0})
     if len(points) > limits.MAX_POINTS_PER_BATCH:
         return error(400, "%d points; the limit is %d per request" % (len(points), limits.MAX_POINTS_PER_BATCH))
     groups, problem = _group(body, points)
@@ -100,7 +102,7 @@ async def _ingest(request):
         out["dropped"] = dropped
     if len(groups) == 1:
         out["source_id"] = next(iter(groups))
-    return web.json_response(out)
+    return json_response(out)
 
 
 def _group(body, points):
@@ -111,7 +113,9 @@ def _group(body, points):
     for i, p in enumerate(points):
         if not isinstance(p, dict):
             return None, "points[%d] must be an object" % i
-        sid = p.get("source_id", envelope)
+        sid = p.get("source_id")
+        if not isinstance(sid, str) or not sid:  # "", null or not a string: the envelope's, as hosted
+            sid = envelope
         err = source_id_error(sid, allow_uuid=True)
         if err:
             return None, "points[%d]: %s" % (i, err)

@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+from plexus.gateway.jsontext import dumps, json_response
 from plexus.gateway.profile import DEFAULT
 
 
@@ -19,7 +20,7 @@ STATE = web.AppKey("plexus_gateway", GatewayState)
 
 def error(status, text):
     """A JSON error response ({"error": text}), as the hosted gateway answers."""
-    return web.json_response({"error": text}, status=status)
+    return json_response({"error": text}, status=status)
 
 
 async def require_key(request, scope):
@@ -27,12 +28,12 @@ async def require_key(request, scope):
     st = request.app[STATE]
     presented = request.headers.get("x-api-key")
     if not presented:
-        raise web.HTTPUnauthorized(text='{"error": "missing x-api-key header"}', content_type="application/json")
+        raise web.HTTPUnauthorized(text=dumps({"error": "missing x-api-key header"}), content_type="application/json")
     key = await st.store.key(presented)
     if key is None:
-        raise web.HTTPUnauthorized(text='{"error": "invalid API key"}', content_type="application/json")
+        raise web.HTTPUnauthorized(text=dumps({"error": "invalid API key"}), content_type="application/json")
     if not key.can(scope):
-        raise web.HTTPForbidden(text='{"error": "API key lacks %s scope"}' % scope, content_type="application/json")
+        raise web.HTTPForbidden(text=dumps({"error": "API key lacks %s scope" % scope}), content_type="application/json")
     return key
 
 
@@ -41,6 +42,6 @@ async def require_source(request, scope):
     key = await require_key(request, scope)
     sid = request.match_info["source_id"]
     if not key.may_use(sid):
-        raise web.HTTPForbidden(text='{"error": "API key is limited to another source"}',
+        raise web.HTTPForbidden(text=dumps({"error": "API key is limited to another source"}),
                                 content_type="application/json")
     return key, sid

@@ -13,6 +13,8 @@ import time
 from plexus.gateway import db, keys
 
 MAX_ROWS = 10000  # Data API results are capped here and flagged `truncated`
+TS_END = 2 ** 63 - 1  # the largest stored timestamp (ms)
+LATEST_WINDOW_MS = 3600000  # `latest` looks at the last hour (and any later time), as the hosted API does
 
 
 def now_ms():
@@ -51,6 +53,8 @@ def _insert_batch(conn, source_id, batch_id, points, received_ms):
             num, text = None, _dumps(v)
         tags = p.get("tags")
         ts = received_ms if p["timestamp"] is None else p["timestamp"]
+        if not -TS_END <= ts <= TS_END:  # any finite time is taken; SQLite keeps 64 bits of it
+            ts = TS_END if ts > 0 else -TS_END
         rows.append((source_id, p["metric"], p["class"], ts, num, text, _dumps(tags) if tags else None,
                      received_ms))
     conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
@@ -109,9 +113,9 @@ def _metric_names(conn, source_id):
     return [r[0] for r in rows]
 
 
-def _latest(conn, source_id):
+def _latest(conn, source_id, since_ms):
     rows = conn.execute("SELECT metric, value, max(ts) FROM points WHERE source_id=? AND class='metric' "
-                        "GROUP BY metric", (source_id,))
+                        "AND ts>=? GROUP BY metric", (source_id, since_ms))
     return {r[0]: json.loads(r[1]) for r in rows}
 
 
@@ -320,7 +324,7 @@ class SqliteStore:
         return self._read(_metric_names, source_id)
 
     def latest(self, source_id):
-        return self._read(_latest, source_id)
+        return self._read(_latest, source_id, now_ms() - LATEST_WINDOW_MS)
 
     def raw(self, source_id, metrics, start, end):
         return self._read(_raw, source_id, metrics, start, end)

@@ -10,6 +10,7 @@ import json
 from aiohttp import WSMsgType, web
 
 from plexus.gateway.hub import Viewer
+from plexus.gateway.jsontext import dumps
 from plexus.gateway.state import STATE
 
 AUTH_TIMEOUT_S = 10.0
@@ -100,7 +101,7 @@ async def video_stream(request):
     if key is None:
         return ws
     hub = request.app[STATE].hub
-    await ws.send_str(json.dumps({"type": "init", "online_sources": hub.online_sources(key)}))
+    await ws.send_str(dumps({"type": "init", "online_sources": hub.online_sources(key)}))
     viewer = Viewer(ws, key, request.match_info["source_id"], wanted, queue_size=2, latest_wins=True)
     if await _serve(ws, viewer, hub.video_viewers, timeout_s):
         await ws.close(code=4008, message=b"timeout")
