@@ -11,7 +11,6 @@ import uuid
 
 from plexus.gateway.jsontext import dumps
 
-from plexus.gateway.jsontext import dumps
 
 ONLINE_WINDOW_MS = 60000  # an HTTP-only source is online this long after its last request
 ORG_ID = "local"          # live points name their organisation; one gateway is one
