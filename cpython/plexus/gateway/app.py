@@ -5,7 +5,7 @@ import os
 
 from aiohttp import web
 
-from plexus.gateway import app_api, data_api, device_ws, ingest, streams
+from plexus.gateway import app_api, data_api, data_delete, device_ws, ingest, streams
 from plexus.gateway.commands import Commands
 from plexus.gateway.hub import Hub
 from plexus.gateway.ratelimit import Limits
@@ -43,7 +43,7 @@ def make_app(db_path, rate_limits=None):
         web.post("/ingest", ingest.ingest),
         web.options("/ingest", ingest.preflight),
         web.get("/ws/device", device_ws.device_socket),
-    ] + data_api.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
+    ] + data_api.routes() + data_delete.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
         web.get("/", dashboard),
         web.get("/{name}", dashboard),
     ])
