@@ -639,7 +639,7 @@ def cmd_tail(args, out):
     while not stop.is_set() and time.monotonic() < ready_by and \
             not all(ready.is_set() for _, ready, _ in followers):
         stop.wait(0.05)
-    if not (args.json or args.csv) and all(ready.is_set() for _, ready, _ in followers):
+    if all(ready.is_set() for _, ready, _ in followers):  # on stderr: stdout stays data
         sys.stderr.write("following %s (Ctrl-C to stop)\n" % ("every source" if args.source == "*" else args.source))
         sys.stderr.flush()
     deadline = time.monotonic() + args.duration if args.duration else None
@@ -809,7 +809,7 @@ def follow_events(client, args, out, shown):
 
     thread, ready, errors = follow(client, source_path(args.source, "/logs/stream"), on_frame, stop)
     ready.wait(client.timeout)
-    if ready.is_set() and not (args.json or args.csv):
+    if ready.is_set():  # on stderr: stdout stays data
         sys.stderr.write("following events of %s (Ctrl-C to stop)\n" % args.source)
         sys.stderr.flush()
     deadline = time.monotonic() + args.duration if args.duration else None
