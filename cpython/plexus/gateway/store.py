@@ -103,8 +103,8 @@ def delete_older_than(conn, cutoff_ms, chunk=RETENTION_CHUNK):
     their timestamp; returns how many points went. Call until it returns 0."""
     n = conn.execute("DELETE FROM points WHERE id IN (SELECT id FROM points WHERE ts < ? LIMIT ?)",
                      (cutoff_ms, chunk)).rowcount
-    conn.execute("DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE received_ms < ? "
-                 "LIMIT ?)", (cutoff_ms, chunk))
+    conn.execute("DELETE FROM batches WHERE (source_id, batch_id) IN (SELECT source_id, batch_id "
+                 "FROM batches WHERE received_ms < ? LIMIT ?)", (cutoff_ms, chunk))
     return n
 
 
