@@ -528,6 +528,7 @@ class Watch:
 
     def __init__(self):
         self.wifi_tries = 0
+        self.wifi_last = None
         self.wifi_up = False
         self.key_refused = False
         self.errors = []
@@ -537,6 +538,7 @@ class Watch:
             self.wifi_up = True
         elif line.startswith("wifi: ") and ("retrying" in line or "failed" in line):
             self.wifi_tries += 1
+            self.wifi_last = line
         elif "refused the API key" in line:
             self.key_refused = True
         elif line.startswith("plexus: ") and "readings taken" not in line and "source_id" not in line \
@@ -552,8 +554,8 @@ def verdict(watch, cfg, seconds, port):
                           "`plexus deploy --key plx_...` and a key that gateway knows" % url)
     if cfg.get("wifi_ssid") and not watch.wifi_up and watch.wifi_tries:
         return NOT_ACKNOWLEDGED, (
-            "the board did not join Wi-Fi %r: check the network name and password and deploy "
-            "again with `plexus deploy --wifi SSID:PASSWORD`" % cfg["wifi_ssid"])
+            "the board did not join Wi-Fi %r (it said: %s): check the network name and password "
+            "and deploy again with `plexus deploy --wifi SSID:PASSWORD`" % (cfg["wifi_ssid"], watch.wifi_last))
     last = ("; the board said: %s" % watch.errors[-1]) if watch.errors else ""
     return NOT_ACKNOWLEDGED, (
         "the board is running, but the gateway at %s acknowledged none of its readings within "
@@ -587,6 +589,8 @@ def tail(board, seconds, say, cfg=None):
         if line.startswith(ONLINE):
             say("Done: the board's readings reach the gateway.")
             return OK
+        if watch.key_refused:  # the firmware says so once: nothing better will come
+            break
         if line.startswith("Traceback (most recent call last)") or "config problem" in line:
             error = True
             until = min(until, time.monotonic() + 2)  # the rest of the traceback
