@@ -300,7 +300,7 @@ def register(sub):
     p.add_argument("--last", default=None, metavar="1h", help="window: <n>s, <n>m, <n>h, <n>d or <n>w (default 1h)")
     p.add_argument("--name", help="only events with this name")
     p.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N events (default 1000)")
-    p.add_argument("--follow", "-f", action="store_true", help="then print new events until Ctrl-C")
+    p.add_argument("--follow", action="store_true", help="then print new events until Ctrl-C")
     p.add_argument("--for", dest="duration", type=float, metavar="S", help="with --follow: stop after S seconds")
 
     p = add("delete", cmd_delete, "delete every stored reading and event of one source",
