@@ -23,10 +23,11 @@ import tempfile
 import threading
 import time
 
+from plexus import boardfiles
 from plexus.data_client import DataClient, source_path
 
 LISTENING = "listening on "
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = boardfiles.root() or boardfiles.CHECKOUT  # the board client and firmware (checkout or wheel)
 
 
 def register(sub):
