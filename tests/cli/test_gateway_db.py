@@ -66,6 +66,11 @@ def test_keys_list_has_a_header(home, tmp_path):
     lines = plexus(home, "gateway", "keys", "list", "--db", db).out.splitlines()
     assert lines[0].split() == ["id", "name", "hint", "scopes", "state", "source"], lines
     assert lines[1].split()[:2] == ["1", "bench"] and lines[1].split()[-1] == "pump-1", lines
+    r = plexus(home, "gateway", "keys", "list", "--db", db, "--csv")
+    assert r.out.splitlines()[0] == "id,name,hint,scopes,state,source", r
+    (k,) = json.loads(plexus(home, "gateway", "keys", "list", "--db", db, "--json").out)
+    assert k["name"] == "bench" and k["scopes"] == "write" and k["source"] == "pump-1"
+    assert k["hint"].startswith("plx_") and len(k["hint"]) < 12  # a hint, never the key
 
 
 def test_retention_deletes_old_points_and_keeps_new_ones(home, tmp_path):

@@ -8,6 +8,8 @@
 """
 
 import argparse
+import csv
+import json
 import os
 import sys
 
@@ -73,6 +75,9 @@ def configure(p):
     c.set_defaults(func=keys_create)
     ls = ksub.add_parser("list", help="list keys (hints only; keys are stored as hashes)")
     _add_db(ls)
+    fmt = ls.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt.add_argument("--csv", action="store_true", help="comma-separated rows with a header line")
     ls.set_defaults(func=keys_list)
     r = ksub.add_parser("revoke", help="revoke a key by id or name")
     _add_db(r)
@@ -178,6 +183,8 @@ def keys_list(args):
         return 2
     rows = keys.listing(conn)
     conn.close()
+    if args.json or args.csv:
+        return print_keys(rows, args.json)
     if not rows:
         print("no keys; create one with: plexus gateway keys create")
     else:
@@ -186,6 +193,21 @@ def keys_list(args):
         state = "revoked" if r["revoked_ms"] else "active"
         print("%-4d %-20s %-14s %-22s %-10s %s" % (r["id"], r["name"], r["hint"], r["scopes"], state,
                                                  r["source_id"] or "any source"))
+    return 0
+
+
+KEY_COLUMNS = ("id", "name", "hint", "scopes", "state", "source")
+
+
+def print_keys(rows, as_json):
+    table = [(r["id"], r["name"], r["hint"], r["scopes"], "revoked" if r["revoked_ms"] else "active",
+              r["source_id"] or "") for r in rows]
+    if as_json:
+        print(json.dumps([dict(zip(KEY_COLUMNS, t)) for t in table], indent=2))
+    else:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(KEY_COLUMNS)
+        w.writerows(table)
     return 0
 
 
