@@ -346,7 +346,9 @@ def settings_from_args(args):
     if args.source_id:
         err = source_id_error(args.source_id)
         if err:
-            raise DeployError(err)
+            from plexus.people_cli import source_id_hint
+            hint = source_id_hint(args.source_id)
+            raise DeployError(err + ("; did you mean --source-id %s?" % hint if hint else ""))
         new["source_id"] = args.source_id
     gateway = args.gateway or os.environ.get("PLEXUS_GATEWAY_URL")
     if gateway:

@@ -2,9 +2,10 @@
 
 Commands for people at a terminal: rich tables when `rich` is installed (the
 `cli` extra), plain text otherwise, `--json` on every command and `--csv` on
-every command that reads data, for scripts. Settings come from the command line, then the environment
-(PLEXUS_API_KEY, PLEXUS_GATEWAY_URL, PLEXUS_API_URL), then ~/.plexus/config.json
-(or $PLEXUS_CONFIG_DIR/config.json). The key is never printed in full.
+every command that reads data, for scripts. Settings come from the command
+line, then the environment (PLEXUS_API_KEY, PLEXUS_GATEWAY_URL, PLEXUS_API_URL),
+then ~/.plexus/config.json (or $PLEXUS_CONFIG_DIR/config.json). The key is
+never printed in full.
 
 Exit codes (the same for every command):
   0 done   1 a problem was found (not set up, doctor failed, nothing arrived)

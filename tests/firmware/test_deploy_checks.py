@@ -108,6 +108,12 @@ def test_a_key_the_gateway_refuses_later_exits_3(emulator, board_env, gw):
     assert "refused the board's API key: deploy again with `plexus deploy --key plx_...`" in out, out
 
 
+def test_a_source_id_with_capitals_suggests_the_valid_one(board_env):
+    rc, out = plexus("deploy", "--port", "/dev/does-not-exist", "--key", "plx_deploytestkey_5f2a9c",
+                     "--source-id", "Pump-07", env=board_env)
+    assert rc == 1 and "did you mean --source-id pump-07?" in out, out
+
+
 def test_loopback_urls_are_the_board_itself():
     text = deploy.loopback_warning("http://127.0.0.1:8080", emulated=False)
     assert text.startswith("Warning: the board's gateway URL http://127.0.0.1:8080 names 127.0.0.1, "
