@@ -430,8 +430,11 @@ def remove_stale(board, files, listings, say):
 def saved_settings():
     """Key and gateway from ~/.plexus/config.json (`plexus init`), for a board
     that has none yet. A broken file is an error that names it."""
-    from plexus.config import load_config
-    cfg = load_config(strict=True)
+    from plexus.config import ConfigError, load_config
+    try:
+        cfg = load_config(strict=True)
+    except ConfigError as e:
+        raise DeployError(str(e)) from None
     return {k: cfg[k] for k in ("api_key", "gateway_url") if isinstance(cfg.get(k), str) and cfg[k]}
 
 
@@ -485,19 +488,33 @@ def loopback_warning(url, emulated):
             "`plexus gateway --host 0.0.0.0` so the board can reach it." % (url, host))
 
 
-def check_gateway(cfg, origin, say):
+def check_gateway(cfg, origin, say, ca=None):
     """Ask the gateway from this computer whether it takes the key, before
-    anything is copied."""
+    anything is copied. `ca`: the certificate the board verifies it with."""
+    import ssl
     from plexus.data_client import DataClient
     from plexus.people_cli import check_key, data_api_url
 
     url = cfg.get("gateway_url", HOSTED_GATEWAY)
-    status = check_key(DataClient(data_api_url(url), cfg["api_key"], timeout=10))
+    client = DataClient(data_api_url(url), cfg["api_key"], timeout=10)
+    if ca and url.startswith("https://"):  # trust what the board will trust
+        pem = ca.lstrip().startswith(b"-----BEGIN")
+        client._tls = ssl.create_default_context(cadata=ca.decode("ascii", "replace") if pem else ca)
+    status = check_key(client)
     if status == "rejected":
         raise DeployError("the gateway at %s rejects the API key (from %s). Create a key there "
                           "(`plexus gateway keys create` for a local gateway) and pass it with "
                           "--key. Nothing was copied." % (url, origin.get("api_key", "?")), REJECTED)
     if status == "unreachable":
+        why = ""
+        try:
+            client.request("GET", "/health", check=False)
+        except Exception as e:  # the reason, for the message
+            why = str(e)
+        if "CERTIFICATE_VERIFY_FAILED" in why:
+            raise DeployError("cannot verify the certificate of %s from this computer: pass --ca FILE "
+                              "with the root certificate that signed it (the board needs it too), or "
+                              "deploy with --no-check. Nothing was copied." % url, UNREACHABLE)
         raise DeployError("cannot reach the gateway at %s from this computer (from %s). Start it "
                           "(`plexus gateway --host 0.0.0.0`) or fix --gateway; if only the board's "
                           "network reaches it, deploy with --no-check. Nothing was copied."
@@ -611,6 +628,7 @@ def tail(board, seconds, say, cfg=None, warning=None):
 def deploy(args, say):
     new = settings_from_args(args)
     saved = saved_settings()
+    say.hide(saved.get("api_key"))
     port = choose_port(args.port, say)
     emulated = port in {p for p, _ in emulated_boards()}
     files = board_files(core=not args.no_core)
@@ -624,11 +642,15 @@ def deploy(args, say):
             ".".join(str(v) for v in info["version"]), info["platform"], info["machine"],
             info["mpy"][0], info["mpy"][1], free, info["ram"] // 1024))
         cfg, origin = board_config(board, new, saved, say)
+        say("API key from %s; gateway %s from %s" % (
+            origin.get("api_key"), cfg.get("gateway_url", HOSTED_GATEWAY),
+            origin.get("gateway_url", "the default (the hosted gateway)")))
         warning = loopback_warning(cfg.get("gateway_url", HOSTED_GATEWAY), emulated)
         if warning:
             say(warning)
         if args.check:
-            check_gateway(cfg, origin, say)
+            ca = cfg.get(_CA_BYTES) or (board.read(cfg["ca_file"]) if cfg.get("ca_file") else None)
+            check_gateway(cfg, origin, say, ca)
         if args.mpy:
             say("Compiling %d modules with mpy-cross for .mpy v%d.%d" % (
                 sum(1 for f in files if f[2]), info["mpy"][0], info["mpy"][1]))

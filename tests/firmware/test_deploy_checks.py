@@ -37,6 +37,8 @@ def test_deploy_uses_the_saved_config(emulator, board_env, gw):
     rc, out = plexus("deploy", "--port", board.port, "--wifi", "bench-net:bench-pass", "--source-id",
                      "emu-saved", "--interval", "1", "--tail", "120", env=board_env)
     assert rc == 0 and "Done: the board's readings reach the gateway" in out, out
+    saved = str(board_env["HOME"]) + "/.plexus/config.json"
+    assert "API key from %s; gateway %s from %s" % (saved, gw.url, saved) in out, out
     assert "Gateway %s accepts the key (checked from this computer)" % gw.url in out
     assert "gateway %s," % gw.url in out and gw.key not in out
     board.stop()
@@ -106,6 +108,16 @@ def test_a_key_the_gateway_refuses_later_exits_3(emulator, board_env, gw):
     rc, out = plexus("deploy", "--port", board.port, "--no-check", "--tail", "60", env=board_env)
     assert rc == 3, out
     assert "refused the board's API key: deploy again with `plexus deploy --key plx_...`" in out, out
+
+
+def test_a_broken_saved_config_is_named(board_env):
+    os.makedirs(os.path.join(board_env["HOME"], ".plexus"))
+    path = os.path.join(board_env["HOME"], ".plexus", "config.json")
+    with open(path, "w") as f:
+        f.write('{"api_key": 12345}')
+    rc, out = plexus("deploy", "--port", "/dev/does-not-exist", env=board_env)
+    assert rc == 1 and "Error: %s line 1: field api_key must be a string" % path in out, out
+    assert "Traceback" not in out and "lost contact" not in out
 
 
 def test_a_source_id_with_capitals_suggests_the_valid_one(board_env):

@@ -90,10 +90,13 @@ def test_https_gateway_needs_a_ca_and_works_with_one(emulator, board_env, tmp_pa
     tls.start()
     try:
         board = emulator(wifi="bench-net:bench-pass")
-        # no CA: deploy warns, the firmware names the problem instead of sending unverified
+        # no CA: deploy cannot verify the gateway either, and stops before copying
+        rc, out = plexus("deploy", "--port", board.port, "--key", tls.key, "--gateway", tls.url, env=board_env)
+        assert rc == 4 and "cannot verify the certificate of %s" % tls.url in out and "--ca FILE" in out, out
+        # told not to check: deploy warns, the firmware names the problem instead of sending unverified
         rc, out = plexus("deploy", "--port", board.port, "--key", tls.key, "--wifi", "bench-net:bench-pass",
                          "--source-id", "emu-tls", "--gateway", tls.url, "--interval", "1", "--tail", "60",
-                         env=board_env)
+                         "--no-check", env=board_env)
         assert "no CA certificate" in out and "config problem" in out and "--ca FILE" in out, out
         assert tls.count("emu-tls") == 0
         rc, out = plexus("deploy", "--port", board.port, "--ca", str(ca / "ca.der"), "--tail", "120",

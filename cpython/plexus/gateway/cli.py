@@ -159,6 +159,10 @@ def _conn(args):
 
 def keys_create(args):
     from plexus.gateway import keys
+    problem = key_request_problem(args)
+    if problem:  # said before the database is looked at
+        print("error: %s" % problem, file=sys.stderr)
+        return 2
     conn = _conn(args)
     if conn is None:
         return 2
@@ -174,6 +178,20 @@ def keys_create(args):
           file=sys.stderr)
     print(key)
     return 0
+
+
+def key_request_problem(args):
+    from plexus.gateway import keys
+    from plexus_core.source_id import source_id_error
+    try:
+        keys.parse_scopes(args.scope)
+    except ValueError as e:
+        return str(e)
+    if args.source is not None and source_id_error(args.source):
+        from plexus.people_cli import source_id_hint
+        hint = source_id_hint(args.source)
+        return source_id_error(args.source) + ("; did you mean --source %s?" % hint if hint else "")
+    return None
 
 
 def keys_list(args):
