@@ -52,7 +52,9 @@ def test_the_wheel_holds_every_declared_data_file(wheel):
     firmware = {os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "firmware", "**", "*"), recursive=True)
                 if os.path.isfile(f) and "__pycache__" not in f}
     assert board and firmware and "firmware/main.py" in firmware
-    missing = sorted((board | firmware | {"package.json"}) - shipped)
+    units = {"systemd/" + f for f in os.listdir(os.path.join(ROOT, "examples", "systemd"))}
+    missing = sorted((board | firmware | {"package.json"}) - shipped) + sorted(
+        u for u in units if u not in shipped)
     assert not missing, "board files missing from the wheel: %s" % missing
 
 
