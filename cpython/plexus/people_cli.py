@@ -936,7 +936,7 @@ def doctor_checks(ctx):
         status = check_key(client)
         level = {"valid": "ok", "no-read": "warn"}.get(status, "fail")
         yield ("key accepted", level, WHOAMI_TEXT.get(status, status),
-               None if level == "ok" else "create a key with write,read scopes and run `plexus init --force`")
+               None if level == "ok" else "create a key with write,read scopes; " + replace_key_hint(ctx))
 
     if reachable:
         server_ms = resp.server_time_ms()

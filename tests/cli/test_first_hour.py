@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-import pytest  # noqa: F401
+import pytest
 
 from clitool import cli_env, plexus
 from support.waiting import wait_for
@@ -136,6 +136,9 @@ def test_whoami_with_a_rejected_key_from_the_environment_says_to_unset_it(setup)
     assert "init --force" not in r.out
     r = plexus(home, "send", "t", "1", PLEXUS_API_KEY="plx_notarealkey0000")
     assert r.rc == 3 and "it comes from PLEXUS_API_KEY" in r.err, r
+    r = plexus(home, "doctor", "--json", PLEXUS_API_KEY="plx_notarealkey0000")
+    fix = {c["check"]: c for c in json.loads(r.out)["checks"]}["key accepted"]["fix"]
+    assert "unset PLEXUS_API_KEY" in fix and "init --force" not in fix, fix
 
 
 def test_a_source_limited_key_is_shown_and_named(setup):
