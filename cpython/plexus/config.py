@@ -190,7 +190,16 @@ class Settings:
 
     def __init__(self, api_key=None, source_id=None, endpoint=None, ws_url=None,
                  gateway_url=None, persistent_buffer=None):
-        cfg = load_config(strict=True)  # a broken file is named, never taken for "no key"
+        try:
+            cfg, broken = load_config(strict=True), None
+        except ConfigError as e:
+            cfg, broken = dict(DEFAULTS), e
+        # A broken file is named, never taken for "no key", and never
+        # overwritten with a new source id; otherwise it is only ignored.
+        if broken is not None and (source_id is None or not (api_key or _env("PLEXUS_API_KEY"))):
+            raise broken
+        if broken is not None:
+            say("ignoring the config file: %s" % broken)
         self.api_key = api_key or _env("PLEXUS_API_KEY") or cfg.get("api_key")
         if not self.api_key or not isinstance(self.api_key, str):
             raise ValueError("No API key. Pass Plexus(api_key=...) or set PLEXUS_API_KEY "

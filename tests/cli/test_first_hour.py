@@ -39,6 +39,13 @@ def test_a_truncated_config_is_named_by_every_command(home):
     p = subprocess.run([sys.executable, "-c", "from plexus import Plexus\nPlexus()"], capture_output=True,
                        text=True, env=cli_env(home), timeout=60)
     assert want in p.stderr and "No API key" not in p.stderr, p.stderr
+    # with the key and source id given, it is ignored and said so (and left as it was)
+    p = subprocess.run([sys.executable, "-c", "from plexus import Plexus\n"
+                        "Plexus(api_key='plx_0123456789abcdef', source_id='rig-1', gateway_url='http://127.0.0.1:9')"
+                        ".close()"],
+                       capture_output=True, text=True, env=cli_env(home), timeout=60)
+    assert p.returncode == 0 and "[plexus] ignoring the config file: " + want in p.stderr, p.stderr
+    assert path.read_text().endswith('"plx_abc')
 
 
 def test_a_field_of_the_wrong_type_is_named_not_a_crash(home):
