@@ -261,6 +261,9 @@ def test_delete_forgets_a_source_with_a_write_key_only(setup):
     reader = gw.create_key(scopes="read")
     r = plexus(home, "delete", "old-rig", "--yes", PLEXUS_API_KEY=reader)
     assert r.rc == 3 and "write" in r.err and gw.count("old-rig") == 3, r
+    other = gw.create_key(scopes="write,read", source="keep-rig")
+    r = plexus(home, "delete", "old-rig", "--yes", PLEXUS_API_KEY=other)
+    assert r.rc == 3 and "limited to another source" in r.err and gw.count("old-rig") == 3, r
     r = plexus(home, "delete", "old-rig")  # no terminal, no --yes
     assert r.rc == 2 and "--yes" in r.err and gw.count("old-rig") == 3, r
     r = plexus(home, "delete", "old-rig", "--yes")
