@@ -161,6 +161,9 @@ def test_a_source_limited_key_is_shown_and_named(setup):
     assert ("error: the key may not send as pump-2: this key is limited to source pump-1; pass "
             "--source pump-1 or use a key without a source limit") in r.err, r
     assert json.loads(plexus(home, "whoami", "--json").out)["limited_to_source"] is None
+    write_only = gw.create_key(scopes="write")
+    info = json.loads(plexus(home, "whoami", "--json", PLEXUS_API_KEY=write_only).out)
+    assert info["status"] == "no-read" and info["limited_to_source"] is None, info
 
 
 def test_query_of_an_unknown_source_suggests_sources(setup):
