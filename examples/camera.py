@@ -1,6 +1,6 @@
 """A camera to Plexus with OpenCV: live video plus a reading per frame.
 
-    pip install 'plexus-sdk[video]'
+    pip install opencv-python-headless numpy   # or, in a checkout: pip install -e '.[video]'
     python examples/camera.py --camera 0          # the first USB camera (/dev/video0)
     python examples/camera.py --synthetic         # no camera: a generated test picture
 

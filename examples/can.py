@@ -1,6 +1,6 @@
 """CAN bus to Plexus with python-can: decode frames, send the signals.
 
-    pip install 'plexus-sdk[examples]'                                    # python-can
+    pip install python-can                                         # or, in a checkout: pip install -e '.[examples]'
     python examples/can.py --simulate --count 200                        # no hardware: virtual bus
     python examples/can.py --interface socketcan --channel can0          # Linux SocketCAN
 

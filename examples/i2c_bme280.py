@@ -1,6 +1,6 @@
 """A Bosch BME280 (temperature, humidity, pressure) on I2C, read with smbus2.
 
-    pip install 'plexus-sdk[examples]'              # smbus2
+    pip install smbus2                              # or, in a checkout: pip install -e '.[examples]'
     python examples/i2c_bme280.py --bus 1           # Raspberry Pi: SDA pin 3, SCL pin 5, 0x76
     python examples/i2c_bme280.py --fake --count 5  # no sensor: a stand-in bus (see FakeBus)
 

@@ -1,6 +1,6 @@
 """A drone or rover autopilot (PX4, ArduPilot) over MAVLink, with pymavlink.
 
-    pip install 'plexus-sdk[examples]'                          # pymavlink
+    pip install pymavlink                                         # or, in a checkout: pip install -e '.[examples]'
     python examples/mavlink.py --connect udpin:0.0.0.0:14550    # telemetry radio / SITL / companion computer
     python examples/mavlink.py --connect /dev/ttyAMA0,57600     # serial link to the flight controller
     python examples/mavlink.py --connect flight.tlog            # replay a recorded telemetry log

@@ -1,7 +1,7 @@
 """Bridge an MQTT broker to Plexus with paho-mqtt: every message on the
 subscribed topics becomes a reading.
 
-    pip install 'plexus-sdk[examples]'                 # paho-mqtt
+    pip install paho-mqtt                            # or, in a checkout: pip install -e '.[examples]'
     python examples/mqtt.py --broker 127.0.0.1 --topic 'sensors/#'
     mosquitto_pub -t sensors/boiler/temp_c -m 71.5     # -> metric sensors.boiler.temp_c = 71.5
     mosquitto_pub -t sensors/boiler -m '{"temp_c": 71.5, "state": "heating"}'

@@ -1,6 +1,6 @@
 """Computer health: CPU, memory, disk and temperature, on Linux and macOS.
 
-    pip install 'plexus-sdk[examples]'     # psutil (optional: without it, load and disk only)
+    pip install psutil     # optional: without it, load and disk only
     python examples/system_metrics.py --interval 10
 
 Good for a Raspberry Pi or a Jetson next to the hardware it runs: you see

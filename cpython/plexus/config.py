@@ -57,14 +57,71 @@ def config_path() -> Path:
     return config_dir() / "config.json"
 
 
-def load_config() -> dict:
-    """The config file merged over the defaults; unreadable or invalid -> defaults."""
+# The fields the SDK reads from config.json and the type each must have.
+FIELD_TYPES = {"api_key": str, "gateway_url": str, "gateway_ws_url": str, "api_url": str,
+               "endpoint": str, "source_id": str, "persistent_buffer": bool}
+
+
+class ConfigError(ValueError):
+    """config.json cannot be used; the message names the file, the line and the field."""
+
+
+def _line_of(text, field):
+    """1-based line where `"field"` appears in the file's text, or None."""
+    at = text.find('"%s"' % field)
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
+
+
+def _describe(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return "the number %s" % json.dumps(v)
+    if isinstance(v, (list, dict)):
+        return "a JSON " + ("list" if isinstance(v, list) else "object")
+    return json.dumps(v)
+
+
+def read_config(path=None) -> dict:
+    """The file's settings ({} when there is none). Raises ConfigError for a
+    file that is not JSON, not an object, or has a field of the wrong type."""
+    path = Path(path) if path else config_path()
     try:
-        with open(config_path()) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return dict(DEFAULTS)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("%s cannot be read: %s" % (path, getattr(e, "strerror", None) or e)) from None
+    fix = "fix it, or delete it and run `plexus init`"
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        where = "line %d column %d: " % (e.lineno, e.colno) if hasattr(e, "lineno") else ""
+        raise ConfigError("%s %sis not valid JSON (%s): %s" % (
+            path, where, getattr(e, "msg", e), fix)) from None
     if not isinstance(data, dict):
+        raise ConfigError("%s line 1: must be a JSON object such as {\"api_key\": \"plx_...\"}, "
+                          "not %s: %s" % (path, _describe(data), fix))
+    for field, kind in FIELD_TYPES.items():
+        v = data.get(field)
+        if v is not None and not isinstance(v, kind):
+            line = _line_of(text, field)
+            want = "true or false" if kind is bool else "a string in quotes" + (
+                ' such as "plx_..."' if field == "api_key" else "")
+            raise ConfigError("%s%s: field %s must be %s, not %s: %s" % (
+                path, " line %d" % line if line else "", field, want, _describe(v), fix))
+    return data
+
+
+def load_config(strict=False) -> dict:
+    """The config file merged over the defaults. A file that cannot be used
+    raises ConfigError when `strict`, else counts as no file."""
+    try:
+        data = read_config()
+    except ConfigError:
+        if strict:
+            raise
         return dict(DEFAULTS)
     return {**DEFAULTS, **data}
 
@@ -133,7 +190,16 @@ class Settings:
 
     def __init__(self, api_key=None, source_id=None, endpoint=None, ws_url=None,
                  gateway_url=None, persistent_buffer=None):
-        cfg = load_config()
+        try:
+            cfg, broken = load_config(strict=True), None
+        except ConfigError as e:
+            cfg, broken = dict(DEFAULTS), e
+        # A broken file is named, never taken for "no key", and never
+        # overwritten with a new source id; otherwise it is only ignored.
+        if broken is not None and (source_id is None or not (api_key or _env("PLEXUS_API_KEY"))):
+            raise broken
+        if broken is not None:
+            say("ignoring the config file: %s" % broken)
         self.api_key = api_key or _env("PLEXUS_API_KEY") or cfg.get("api_key")
         if not self.api_key or not isinstance(self.api_key, str):
             raise ValueError("No API key. Pass Plexus(api_key=...) or set PLEXUS_API_KEY "

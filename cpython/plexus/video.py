@@ -12,7 +12,7 @@ one (counted in `frames_dropped`). Video is live: a frame the socket cannot
 take right now is dropped, never buffered.
 
 JPEG bytes pass through without any dependency. Arrays, other image formats
-and re-encoding need OpenCV and numpy: pip install 'plexus-sdk[video]'.
+and re-encoding need OpenCV and numpy: pip install opencv-python-headless numpy.
 """
 
 import collections
@@ -39,7 +39,7 @@ MAX_FIT_PASSES = 24
 MAX_JPEG_SIDE = 65535          # JPEG stores width and height in 16 bits
 MAX_MJPEG_FRAME_BYTES = 16 * 1024 * 1024
 
-EXTRA_HINT = "pip install 'plexus-sdk[video]'"
+EXTRA_HINT = "pip install opencv-python-headless numpy"
 
 SOI = b"\xff\xd8"
 EOI = b"\xff\xd9"

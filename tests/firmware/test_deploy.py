@@ -23,7 +23,7 @@ def core_modules():
 
 def test_deploy_puts_core_firmware_and_config_on_the_board(emulator, board_env):
     board = emulator()
-    rc, out = plexus("deploy", "--port", board.port, "--key", KEY, "--wifi", "bench:" + WIFI_PASSWORD,
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--key", KEY, "--wifi", "bench:" + WIFI_PASSWORD,
                      "--source-id", "bench-7", "--gateway", "http://127.0.0.1:9/", "--tail", "0",
                      env=board_env)
     assert rc == 0, out
@@ -46,9 +46,9 @@ def test_deploy_puts_core_firmware_and_config_on_the_board(emulator, board_env):
 
 def test_redeploy_copies_only_changes_and_keeps_the_key_on_the_board(emulator, board_env):
     board = emulator()
-    rc, out = plexus("deploy", "--port", board.port, "--key", KEY, "--tail", "0", env=board_env)
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--key", KEY, "--tail", "0", env=board_env)
     assert rc == 0, out
-    rc, out = plexus("deploy", "--port", board.port, "--source-id", "renamed", "--interval", "2",
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--source-id", "renamed", "--interval", "2",
                      "--tail", "0", env=board_env)
     assert rc == 0, out
     n = len(deploy.board_files())
@@ -61,11 +61,11 @@ def test_redeploy_copies_only_changes_and_keeps_the_key_on_the_board(emulator, b
 
 def test_sources_then_mpy_leaves_no_stale_py_to_shadow_the_mpy(emulator, board_env):
     board = emulator()
-    rc, out = plexus("deploy", "--port", board.port, "--key", KEY, "--no-mpy", "--tail", "0", env=board_env)
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--key", KEY, "--no-mpy", "--tail", "0", env=board_env)
     assert rc == 0, out
     # a module that no longer exists in the core is removed too
     mpremote(board.port, "exec", "open('/lib/plexus_core/retired.py', 'w').close()", env=board_env)
-    rc, out = plexus("deploy", "--port", board.port, "--tail", "0", env=board_env)
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--tail", "0", env=board_env)
     assert rc == 0, out
     board.stop()
     files = board.files()
@@ -79,7 +79,7 @@ def test_full_flash_is_reported_and_nothing_is_lost(emulator, board_env):
     board = emulator(size="128K")
     mpremote(board.port, "exec", "f = open('/keep.bin', 'wb')\nfor i in range(88):\n f.write(bytes(1024))\nf.close()",
              env=board_env)
-    rc, out = plexus("deploy", "--port", board.port, "--key", KEY, "--no-mpy", "--tail", "0", env=board_env)
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--key", KEY, "--no-mpy", "--tail", "0", env=board_env)
     assert rc == 1
     assert "flash is full" in out and "KiB are free" in out, out
     assert "Traceback" not in out
@@ -131,10 +131,10 @@ def test_bad_settings_are_refused_before_touching_a_board(args, message, board_e
 
 def test_a_key_is_required_somewhere(emulator, board_env):
     board = emulator()
-    rc, out = plexus("deploy", "--port", board.port, "--tail", "0", env=board_env)
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--tail", "0", env=board_env)
     assert rc == 1 and "no API key" in out and "PLEXUS_API_KEY" in out, out
     env = dict(board_env, PLEXUS_API_KEY=KEY)
-    rc, out = plexus("deploy", "--port", board.port, "--tail", "0", env=env)
+    rc, out = plexus("deploy", "--port", board.port, "--no-check", "--tail", "0", env=env)
     assert rc == 0 and KEY not in out, out
 
 

@@ -56,7 +56,8 @@ def test_readings_taken_offline_survive_a_power_cut(emulator, board_env, gw, tmp
     # the next boot, with the gateway back, every reading taken arrives.
     board = emulator()
     rc, out = plexus("deploy", "--port", board.port, "--key", gw.key, "--source-id", "emu-offline",
-                     "--gateway", "http://127.0.0.1:9", "--interval", "0.2", "--tail", "0", env=board_env)
+                     "--gateway", "http://127.0.0.1:9", "--interval", "0.2", "--tail", "0", "--no-check",
+                     env=board_env)
     assert rc == 0, out
     wait_for(lambda: board.output().count("readings taken") >= 2, 120, "two progress lines (10 s apart)")
     board.stop()  # power cut: the interpreter is killed
@@ -89,10 +90,13 @@ def test_https_gateway_needs_a_ca_and_works_with_one(emulator, board_env, tmp_pa
     tls.start()
     try:
         board = emulator(wifi="bench-net:bench-pass")
-        # no CA: deploy warns, the firmware names the problem instead of sending unverified
+        # no CA: deploy cannot verify the gateway either, and stops before copying
+        rc, out = plexus("deploy", "--port", board.port, "--key", tls.key, "--gateway", tls.url, env=board_env)
+        assert rc == 4 and "cannot verify the certificate of %s" % tls.url in out and "--ca FILE" in out, out
+        # told not to check: deploy warns, the firmware names the problem instead of sending unverified
         rc, out = plexus("deploy", "--port", board.port, "--key", tls.key, "--wifi", "bench-net:bench-pass",
                          "--source-id", "emu-tls", "--gateway", tls.url, "--interval", "1", "--tail", "60",
-                         env=board_env)
+                         "--no-check", env=board_env)
         assert "no CA certificate" in out and "config problem" in out and "--ca FILE" in out, out
         assert tls.count("emu-tls") == 0
         rc, out = plexus("deploy", "--port", board.port, "--ca", str(ca / "ca.der"), "--tail", "120",

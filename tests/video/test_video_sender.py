@@ -206,4 +206,4 @@ except ImportError as e:
     code = code.replace("JPEG", repr(jpeg(gradient(8, 8)))).replace("PNG", repr(b"\x89PNG\r\n\x1a\n..."))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "ERR" in r.stdout and "pip install 'plexus-sdk[video]'" in r.stdout
+    assert "ERR" in r.stdout and "pip install opencv-python-headless numpy" in r.stdout

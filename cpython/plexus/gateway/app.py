@@ -5,7 +5,7 @@ import os
 
 from aiohttp import web
 
-from plexus.gateway import app_api, data_api, device_ws, ingest, openapi, streams
+from plexus.gateway import app_api, data_api, data_delete, device_ws, ingest, openapi, streams
 from plexus.gateway.browser_ws import browser_socket
 from plexus.gateway.commands import Commands
 from plexus.gateway.edge import data_api_edge
@@ -52,7 +52,7 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
         web.options("/ingest", ingest.preflight),
         web.get("/ws/device", device_ws.device_socket),
         web.get("/ws/browser", browser_socket),
-    ] + data_api.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
+    ] + data_api.routes() + data_delete.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
         web.get("/", dashboard),
         web.get("/{name}", dashboard),
         web.get("/vendor/{name}", dashboard),

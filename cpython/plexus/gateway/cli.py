@@ -2,12 +2,15 @@
 
     plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM]
                    [--source-rate N] [--source-burst N] [--no-rate-limits] [--profile NAME]
-    plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
+                   [--retention 30d]
+    plexus gateway keys create [--db PATH] [--create] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
 """
 
 import argparse
+import csv
+import json
 import os
 import sys
 
@@ -18,6 +21,19 @@ DEFAULT_DB = os.path.join("~", ".plexus", "gateway.db")
 
 def _db(args):
     return os.path.expanduser(args.db)
+
+
+def _open_db(args, for_keys):
+    """The database path after checking it, or None when a message was printed."""
+    from plexus.gateway import db
+    path = _db(args)
+    try:
+        db.check(path, may_create=not for_keys or getattr(args, "create", False) or
+                 path == os.path.expanduser(DEFAULT_DB), make_dir=path == os.path.expanduser(DEFAULT_DB))
+    except db.DatabaseProblem as e:
+        print("error: %s" % e, file=sys.stderr)
+        return None
+    return path
 
 
 def _add_db(p):
@@ -50,6 +66,7 @@ def configure(p):
                    help="device-side behaviour: default (docs/protocol.md), or hosted-2026-08 to behave like "
                         "the hosted gateway of August 2026 (no acks, no clock sync, no batch dedup, no goodbye, "
                         "typed_command only, silent 0.5 ms per-source drop)")
+    add_retention(p)
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -61,9 +78,14 @@ def configure(p):
     c.add_argument("--scope", default="write,read,commands",
                    help="comma-separated scopes: write (send data), read (Data API), commands")
     c.add_argument("--source", default=None, help="limit the key to this source_id")
+    c.add_argument("--create", action="store_true",
+                   help="create the database if it does not exist (else a mistyped --db is refused)")
     c.set_defaults(func=keys_create)
     ls = ksub.add_parser("list", help="list keys (hints only; keys are stored as hashes)")
     _add_db(ls)
+    fmt = ls.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt.add_argument("--csv", action="store_true", help="comma-separated rows with a header line")
     ls.set_defaults(func=keys_list)
     r = ksub.add_parser("revoke", help="revoke a key by id or name")
     _add_db(r)
@@ -75,7 +97,7 @@ def run_gateway(args):
     try:
         import aiohttp  # noqa: F401
     except ImportError:
-        print("error: the local gateway needs aiohttp: pip install 'plexus-sdk[gateway]'", file=sys.stderr)
+        print("error: the local gateway needs aiohttp: pip install aiohttp rich", file=sys.stderr)
         return 2
     from plexus.gateway import server
     from plexus.gateway.ratelimit import Limits
@@ -88,26 +110,73 @@ def run_gateway(args):
     except (OSError, ValueError) as e:
         print("error: cannot load the TLS certificate or key: %s" % e, file=sys.stderr)
         return 2
+    path = _open_db(args, for_keys=False)
+    if path is None:
+        return 2
+    retention = start_retention(args, path)
     try:
         profile = PROFILES[args.profile]
         limits = Limits.off() if args.no_rate_limits else Limits(
             source_burst=args.source_burst, source_rate=args.source_rate,
             source_min_interval=1.0 / args.source_rate if profile.silent_source_limit and args.source_rate > 0
             else None)
-        return server.run(args.host, args.port, _db(args), limits, ctx, profile)
+        return server.run(args.host, args.port, path, limits, ctx, profile)
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1
+    finally:
+        if retention is not None:
+            retention.stop()
+
+
+def add_retention(p):
+    p.add_argument("--retention", metavar="AGE", type=parse_age,
+                   help="delete readings and events older than AGE (e.g. 30d, 12h), checked "
+                        "at start and then every --retention-every (default: keep everything)")
+    p.add_argument("--retention-every", metavar="S", type=float, default=3600.0, help=argparse.SUPPRESS)
+
+
+AGE_UNITS_MS = {"m": 60000, "h": 3600000, "d": 86400000, "w": 7 * 86400000}
+
+
+def parse_age(text):
+    n, unit = text[:-1], text[-1:]
+    if not (n.isdigit() and int(n) > 0 and unit in AGE_UNITS_MS):
+        raise argparse.ArgumentTypeError("%r must be a whole number and a unit: 90m, 12h, 30d or 8w" % text)
+    return int(n) * AGE_UNITS_MS[unit]
+
+
+def start_retention(args, path):
+    if not getattr(args, "retention", None):
+        return None
+    from plexus.gateway.store import Retention
+    print("retention: deleting readings and events older than %s" % _age_text(args.retention),
+          file=sys.stderr)
+    return Retention(path, args.retention, args.retention_every).start()
+
+
+def _age_text(ms):
+    for unit, size in (("w", AGE_UNITS_MS["w"]), ("d", 86400000), ("h", 3600000)):
+        if ms % size == 0:
+            return "%d%s" % (ms // size, unit)
+    return "%dm" % (ms // 60000)
 
 
 def _conn(args):
     from plexus.gateway import db
-    return db.connect(_db(args))
+    path = _open_db(args, for_keys=True)
+    return None if path is None else db.connect(path)
 
 
 def keys_create(args):
     from plexus.gateway import keys
+    problem = key_request_problem(args)
+    if problem:  # said before the database is looked at
+        print("error: %s" % problem, file=sys.stderr)
+        return 2
     conn = _conn(args)
+    if conn is None:
+        return 2
     try:
         key = keys.create(conn, args.name, args.scope, args.source)
     except ValueError as e:
@@ -122,13 +191,33 @@ def keys_create(args):
     return 0
 
 
+def key_request_problem(args):
+    from plexus.gateway import keys
+    from plexus_core.source_id import source_id_error
+    try:
+        keys.parse_scopes(args.scope)
+    except ValueError as e:
+        return str(e)
+    if args.source is not None and source_id_error(args.source):
+        from plexus.people_cli import source_id_hint
+        hint = source_id_hint(args.source)
+        return source_id_error(args.source) + ("; did you mean --source %s?" % hint if hint else "")
+    return None
+
+
 def keys_list(args):
     from plexus.gateway import keys
     conn = _conn(args)
+    if conn is None:
+        return 2
     rows = keys.listing(conn)
     conn.close()
+    if args.json or args.csv:
+        return print_keys(rows, args.json)
     if not rows:
         print("no keys; create one with: plexus gateway keys create")
+    else:
+        print("%-4s %-20s %-14s %-22s %-10s %s" % ("id", "name", "hint", "scopes", "state", "source"))
     for r in rows:
         state = "revoked" if r["revoked_ms"] else "active"
         print("%-4d %-20s %-14s %-22s %-10s %s" % (r["id"], r["name"], r["hint"], r["scopes"], state,
@@ -136,9 +225,26 @@ def keys_list(args):
     return 0
 
 
+KEY_COLUMNS = ("id", "name", "hint", "scopes", "state", "source")
+
+
+def print_keys(rows, as_json):
+    table = [(r["id"], r["name"], r["hint"], r["scopes"], "revoked" if r["revoked_ms"] else "active",
+              r["source_id"] or "") for r in rows]
+    if as_json:
+        print(json.dumps([dict(zip(KEY_COLUMNS, t)) for t in table], indent=2))
+    else:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(KEY_COLUMNS)
+        w.writerows(table)
+    return 0
+
+
 def keys_revoke(args):
     from plexus.gateway import keys
     conn = _conn(args)
+    if conn is None:
+        return 2
     n = keys.revoke(conn, args.key)
     conn.close()
     if not n:

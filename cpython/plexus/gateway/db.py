@@ -12,6 +12,7 @@ import os
 import queue
 import sqlite3
 import threading
+import urllib.parse
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -42,6 +43,50 @@ CREATE TABLE IF NOT EXISTS commands (
     id TEXT PRIMARY KEY, source_id TEXT NOT NULL, command TEXT NOT NULL, params TEXT NOT NULL,
     created_ms INTEGER NOT NULL, events TEXT NOT NULL DEFAULT '[]');
 """
+
+
+class DatabaseProblem(ValueError):
+    """A --db path the gateway must not use; the message says what to do."""
+
+
+GATEWAY_TABLES = ("keys", "points")
+
+
+def check(path, may_create=True, make_dir=False):
+    """Refuse a path that is not a gateway database before anything opens it:
+    a missing directory (created only when `make_dir`), a missing file unless
+    `may_create`, a file that is not SQLite, or a SQLite file of something else."""
+    if path == ":memory:":
+        return
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        if not make_dir:
+            raise DatabaseProblem("the directory %s does not exist (for --db %s): create it first "
+                                  "(mkdir -p %s) or pick another path; it is not created for you"
+                                  % (d, path, d))
+        os.makedirs(d, exist_ok=True)
+    if not os.path.exists(path):
+        if not may_create:
+            raise DatabaseProblem("there is no gateway database at %s: check the --db path (the "
+                                  "gateway's default is ~/.plexus/gateway.db), or pass --create "
+                                  "to start a new one" % path)
+        return
+    if os.path.isdir(path):
+        raise DatabaseProblem("--db %s is a directory: give a file name such as %s"
+                              % (path, os.path.join(path, "gateway.db")))
+    try:
+        conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path)), uri=True,
+                               timeout=10)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise DatabaseProblem("%s is not a gateway database (SQLite says: %s): pass --db with "
+                              "another file name, or move that file away" % (path, e)) from None
+    if tables and not any(t in tables for t in GATEWAY_TABLES):
+        raise DatabaseProblem("%s is a SQLite database of something else (tables: %s): pass --db "
+                              "with another file name" % (path, ", ".join(sorted(tables)[:5])))
 
 
 def connect(path):

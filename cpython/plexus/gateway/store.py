@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import threading
 import time
 
 from plexus.gateway import db, keys
@@ -87,6 +88,28 @@ def _add_camera(conn, source_id, camera_id):
     if camera_id not in cams:
         cams.append(camera_id)
         conn.execute("UPDATE sources SET cameras=? WHERE source_id=?", (_dumps(cams), source_id))
+
+
+def _delete_source(conn, source_id):
+    """Everything stored for one source; its batch ids too, so the source
+    starts afresh. Returns the number of points deleted."""
+    n = conn.execute("DELETE FROM points WHERE source_id=?", (source_id,)).rowcount
+    for table in ("metric_names", "batches", "sources"):
+        conn.execute("DELETE FROM %s WHERE source_id=?" % table, (source_id,))
+    return n
+
+
+RETENTION_CHUNK = 5000  # rows per transaction: the writer is never held for long
+
+
+def delete_older_than(conn, cutoff_ms, chunk=RETENTION_CHUNK):
+    """Delete one chunk of points (and batch ids) older than cutoff_ms by
+    their timestamp; returns how many points went. Call until it returns 0."""
+    n = conn.execute("DELETE FROM points WHERE id IN (SELECT id FROM points WHERE ts < ? LIMIT ?)",
+                     (cutoff_ms, chunk)).rowcount
+    conn.execute("DELETE FROM batches WHERE (source_id, batch_id) IN (SELECT source_id, batch_id "
+                 "FROM batches WHERE received_ms < ? LIMIT ?)", (cutoff_ms, chunk))
+    return n
 
 
 # -- read jobs ----------------------------------------------------------------
@@ -274,6 +297,57 @@ def _metric_values(conn, source_id, metric, start, end):
     return [r[0] for r in conn.execute(sql, args)]
 
 
+class Retention:
+    """Deletes points older than `keep_ms` every `every_s` seconds, on its
+    own connection and thread (WAL: the gateway keeps writing meanwhile)."""
+
+    def __init__(self, path, keep_ms, every_s=3600.0):
+        self.path, self.keep_ms, self.every_s = path, keep_ms, every_s
+        self.deleted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gateway-retention", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+
+    def sweep(self, conn):
+        cutoff = now_ms() - self.keep_ms
+        total = 0
+        while not self._stop.is_set():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = delete_older_than(conn, cutoff)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            total += n
+            if n < RETENTION_CHUNK:
+                break
+        self.deleted += total
+        return total
+
+    def _run(self):
+        log = logging.getLogger("plexus.gateway")
+        conn = db.connect(self.path)
+        try:
+            while not self._stop.is_set():
+                try:
+                    n = self.sweep(conn)
+                    if n:
+                        log.info("retention: deleted %d points older than %d days", n,
+                                 self.keep_ms // 86400000)
+                except sqlite3.Error as e:  # tried again at the next sweep
+                    log.error("retention sweep failed: %s", e)
+                self._stop.wait(self.every_s)
+        finally:
+            conn.close()
+
 
 class SqliteStore:
     """Storage for one gateway: points, batch ids, sources, keys, commands."""
@@ -338,6 +412,12 @@ class SqliteStore:
     def fleet_metric(self, metric, start, end, bucket_ms, max_buckets=MAX_ROWS):
         """([per-source bucket series], truncated)."""
         return self._read(_fleet_metric, metric, start, end, bucket_ms, max_buckets)
+
+    def delete_source(self, source_id):
+        return self._write(_delete_source, source_id)
+
+    def delete_older_than(self, cutoff_ms):
+        return self._write(delete_older_than, cutoff_ms)
 
     # commands
     def put_run(self, run):
