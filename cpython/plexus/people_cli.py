@@ -713,15 +713,12 @@ def cmd_query(args, out):
     ctx = Context(args)
     window = window_query(args.last, args.start, args.end)
     client = ctx.client()
+    res = unseen_is_empty(lambda: client.query(args.source, metrics=args.metrics, interval=args.interval,
+                                               **window), {})
     events = []
-    try:
-        res = client.query(args.source, metrics=args.metrics, interval=args.interval, **window) or {}
-        if args.events and not args.metrics:
-            events = client.get(source_path(args.source, "/events"), limit=MAX_EVENTS, **window) or []
-    except ApiError as e:
-        if e.status != 404:  # a source never seen: no readings, as for a quiet one
-            raise
-        res = {}
+    if args.events and not args.metrics:
+        events = unseen_is_empty(lambda: client.get(source_path(args.source, "/events"), limit=MAX_EVENTS,
+                                                    **window), [])
     if args.json:
         res["events"] = events
         out.json(res)
@@ -769,14 +766,25 @@ def event_row(e):
             json.dumps(tags, sort_keys=True) if tags else "")
 
 
+def unseen_is_empty(call, empty):
+    """The Data API answers 404 for a source it has never seen: for a read
+    command that is no data, as for a quiet source (the hint comes after)."""
+    try:
+        return call() or empty
+    except ApiError as e:
+        if e.status != 404:
+            raise
+        return empty
+
+
 def cmd_events(args, out):
     ctx = Context(args)
     if not 0 < args.limit <= 10000:
         raise ValueError("--limit must be from 1 to 10000")
     window = window_query(args.last)
     client = ctx.client()
-    events = client.get(source_path(args.source, "/events"), limit=args.limit, name=args.name,
-                        **window) or []
+    events = unseen_is_empty(lambda: client.get(source_path(args.source, "/events"), limit=args.limit,
+                                                name=args.name, **window), [])
     if args.json:
         for e in events:
             sys.stdout.write(json.dumps(e, sort_keys=True) + "\n")
@@ -841,7 +849,7 @@ def cmd_delete(args, out):
         if typed != source:
             out.error("not deleted: %r is not %r" % (typed, source))
             return PROBLEM
-    res = ctx.client().request("DELETE", source_path(source)).data or {}
+    res = ctx.client().request("DELETE", source_path(source, "/data")).data or {}
     if args.json:
         out.json(res)
     else:

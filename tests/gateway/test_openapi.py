@@ -20,6 +20,7 @@ UNDOCUMENTED = {
     "/": "the dashboard's static files",
     "/{name}": "the dashboard's static files",
     "/openapi.json": "the document itself (the hosted one does not list itself either)",
+    "/vendor/{name}": "the dashboard's chart library files",
 }
 
 

@@ -14,4 +14,4 @@ async def delete_source(request):
 
 
 def routes():
-    return [web.delete("/v1/sources/{source_id}", delete_source)]
+    return [web.delete("/v1/sources/{source_id}/data", delete_source)]
