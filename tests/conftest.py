@@ -7,3 +7,4 @@ sys.path.insert(0, os.path.join(HERE, "core"))  # the `check` helpers
 sys.path.insert(0, HERE)  # tests.support as `support`
 
 from support.gateway import gateway  # noqa: E402,F401  (the `gateway` fixture, for every test directory)
+from support.postgres import postgres  # noqa: E402,F401  (a PostgreSQL server for the session, on first use)

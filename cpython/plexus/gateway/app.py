@@ -10,7 +10,7 @@ from plexus.gateway.commands import Commands
 from plexus.gateway.hub import Hub
 from plexus.gateway.ratelimit import Limits
 from plexus.gateway.state import STATE, GatewayState
-from plexus.gateway.store import SqliteStore
+from plexus.gateway.storage import StoreUnavailable, open_store
 from plexus_core import __version__, limits
 
 log = logging.getLogger("plexus.gateway")
@@ -32,11 +32,23 @@ async def dashboard(request):
     return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[ext], "Cache-Control": "no-cache"})
 
 
+@web.middleware
+async def store_unavailable(request, handler):
+    """The database is gone (PostgreSQL restarting): 503, the caller retries."""
+    try:
+        return await handler(request)
+    except StoreUnavailable as e:
+        log.warning("%s %s: %s", request.method, request.path, e)
+        return web.json_response({"error": "the gateway's database is unavailable; try again later"},
+                                 status=503, headers={"Retry-After": "2"})
+
+
 def make_app(db_path, rate_limits=None):
-    store = SqliteStore(db_path)
+    """The app on the store at `db_path`: a SQLite file or a postgresql:// URL."""
+    store = open_store(db_path)
     hub = Hub()
     st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub))
-    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT)
+    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[store_unavailable])
     app[STATE] = st
     app.add_routes([
         web.get("/health", health),
@@ -53,9 +65,13 @@ def make_app(db_path, rate_limits=None):
         for v in list(hub.metric_viewers | hub.log_viewers | hub.video_viewers):
             await v.ws.close(code=1001, message=b"going away")
 
-    async def on_cleanup(app):
-        store.close()
+    async def on_startup(app):
+        await store.open()
 
+    async def on_cleanup(app):
+        await store.aclose()
+
+    app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app

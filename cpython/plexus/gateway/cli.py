@@ -5,6 +5,10 @@
     plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
+
+Every command also takes --store postgresql://user@host/db (or the
+PLEXUS_GATEWAY_STORE variable) to keep everything in PostgreSQL instead of
+the SQLite file, so several gateways can share it (docs/scale.md).
 """
 
 import argparse
@@ -15,11 +19,53 @@ DEFAULT_DB = os.path.join("~", ".plexus", "gateway.db")
 
 
 def _db(args):
-    return os.path.expanduser(args.db)
+    return _store_url(args) or os.path.expanduser(args.db)
 
 
 def _add_db(p):
     p.add_argument("--db", default=DEFAULT_DB, help="SQLite database file (default %s)" % DEFAULT_DB)
+    _add_store(p)
+
+
+def _add_store(p):
+    p.add_argument("--store", metavar="URL", default=None,
+                   help="keep data, keys and runs in PostgreSQL instead of --db: postgresql://user@host/db "
+                        "(default: $PLEXUS_GATEWAY_STORE)")
+
+
+def _store_url(args):
+    """The PostgreSQL URL from --store or PLEXUS_GATEWAY_STORE, or None for the SQLite file."""
+    from plexus.gateway.storage import is_postgres_url
+    url = getattr(args, "store", None) or os.environ.get("PLEXUS_GATEWAY_STORE") or None
+    if url is not None and not is_postgres_url(url):
+        raise SystemExit("error: --store must be a postgresql://user@host/db URL (got %r); "
+                         "use --db for a SQLite file" % url.split("@")[-1])
+    return url
+
+
+def _keys_on_store(args, op):
+    """`keys create|list|revoke` on the PostgreSQL store."""
+    import asyncio
+
+    from plexus.gateway.storage import StoreUnavailable, open_store, redact_url
+
+    async def run():
+        store = open_store(_store_url(args))
+        await store.open()
+        try:
+            if op == "create":
+                return await store.create_key(args.name, args.scope, args.source)
+            if op == "list":
+                return await store.list_keys()
+            return await store.revoke_key(args.key)
+        finally:
+            await store.aclose()
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as e:
+        raise SystemExit("error: %s" % e)
+    except ValueError as e:
+        raise SystemExit("error: %s" % e)
 
 
 def register(subparsers):
@@ -90,6 +136,11 @@ def run_gateway(args):
         return 1
 
 
+def _where(args):
+    from plexus.gateway.storage import redact_url
+    return redact_url(_db(args))
+
+
 def _conn(args):
     from plexus.gateway import db
     return db.connect(_db(args))
@@ -97,26 +148,32 @@ def _conn(args):
 
 def keys_create(args):
     from plexus.gateway import keys
-    conn = _conn(args)
-    try:
-        key = keys.create(conn, args.name, args.scope, args.source)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    finally:
-        conn.close()
+    if _store_url(args):
+        key = _keys_on_store(args, "create")
+    else:
+        conn = _conn(args)
+        try:
+            key = keys.create(conn, args.name, args.scope, args.source)
+        except ValueError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+        finally:
+            conn.close()
     limited = " for source %s" % args.source if args.source else ""
-    print("created key %r (%s)%s in %s; it is shown only now:" % (args.name or "key", args.scope, limited, _db(args)),
-          file=sys.stderr)
+    print("created key %r (%s)%s in %s; it is shown only now:" % (args.name or "key", args.scope, limited,
+                                                                   _where(args)), file=sys.stderr)
     print(key)
     return 0
 
 
 def keys_list(args):
     from plexus.gateway import keys
-    conn = _conn(args)
-    rows = keys.listing(conn)
-    conn.close()
+    if _store_url(args):
+        rows = _keys_on_store(args, "list")
+    else:
+        conn = _conn(args)
+        rows = keys.listing(conn)
+        conn.close()
     if not rows:
         print("no keys; create one with: plexus gateway keys create")
     for r in rows:
@@ -128,9 +185,12 @@ def keys_list(args):
 
 def keys_revoke(args):
     from plexus.gateway import keys
-    conn = _conn(args)
-    n = keys.revoke(conn, args.key)
-    conn.close()
+    if _store_url(args):
+        n = _keys_on_store(args, "revoke")
+    else:
+        conn = _conn(args)
+        n = keys.revoke(conn, args.key)
+        conn.close()
     if not n:
         print("error: no active key with id or name %r" % args.key, file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ import sys
 from aiohttp import web
 
 from plexus.gateway.app import make_app
+from plexus.gateway.storage import StoreUnavailable, redact_url
 
 
 def tls_context(cert, key):
@@ -27,7 +28,7 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
-    print("listening on %s (database %s)" % (url, db_path), file=sys.stderr, flush=True)
+    print("listening on %s (database %s)" % (url, redact_url(db_path)), file=sys.stderr, flush=True)
     if ready is not None:
         ready(url)
     stop = asyncio.Event()
@@ -44,5 +45,9 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
 def run(host, port, db_path, rate_limits=None, ssl_context=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context))
+    try:
+        asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context))
+    except StoreUnavailable as e:  # PostgreSQL unreachable at start (the message names the URL, no password)
+        print("error: %s" % e, file=sys.stderr)
+        return 1
     return 0
