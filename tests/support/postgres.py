@@ -67,8 +67,7 @@ class PostgresServer:
     def start(self):
         self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-U", self.USER, "--auth=trust",
                   "-E", "UTF8", "--no-sync")
-        self._pg_ctl("start", "-w", "-t", "60", "-l", os.path.join(self.dir, "server.log"), "-o",
-                     "-h 127.0.0.1 -p %d -k %s -c fsync=off -c max_connections=300" % (self.port, self.dir))
+        self.resume()
         return self
 
     def _pg_ctl(self, *args):
@@ -79,10 +78,14 @@ class PostgresServer:
     def stop(self, mode="fast"):
         self._pg_ctl("stop", "-w", "-m", mode)
 
-    def restart(self):
-        self.stop()
+    def resume(self):
+        """Start the server again after stop(), same port and data."""
         self._pg_ctl("start", "-w", "-t", "60", "-l", os.path.join(self.dir, "server.log"), "-o",
                      "-h 127.0.0.1 -p %d -k %s -c fsync=off -c max_connections=300" % (self.port, self.dir))
+
+    def restart(self):
+        self.stop()
+        self.resume()
 
     def log(self):
         try:

@@ -36,12 +36,12 @@ def _dumps(v):
 
 
 def _unavailable(e):
-    """True when an asyncpg error is about the server or the link, not the data."""
-    if isinstance(e, (OSError, asyncio.TimeoutError, asyncpg.InterfaceError)):
-        return True
+    """False only when the server refused the data itself (SQLSTATE class 22
+    data exception, 23 integrity, 54 too large). Anything else may have been
+    a cut during COMMIT: the caller retries (batch ids make that safe) rather
+    than have a device split and resend what may already be stored."""
     state = getattr(e, "sqlstate", None) or ""
-    # 08 connection, 53 resources (disk full), 57 operator (shutdown), 58 system, 40 deadlock/serialization
-    return state[:2] in ("08", "53", "57", "58", "40")
+    return not (isinstance(e, asyncpg.PostgresError) and state[:2] in ("22", "23", "54"))
 
 
 class _Job:
@@ -141,7 +141,7 @@ class PostgresStore(Store):
             await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
             attempt += 1
             try:
-                self._pool.expire_connections()
+                await self._pool.expire_connections()
                 async with self._pool.acquire(timeout=5) as c:
                     await c.fetchval("SELECT 1")
             except Exception as e:  # still down: try again later
