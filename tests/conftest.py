@@ -8,3 +8,4 @@ sys.path.insert(0, HERE)  # tests.support as `support`
 
 from support.gateway import gateway  # noqa: E402,F401  (the `gateway` fixture, for every test directory)
 from support.postgres import postgres  # noqa: E402,F401  (a PostgreSQL server for the session, on first use)
+from support.balancer import haproxy_bin  # noqa: E402,F401  (skips when HAProxy is not installed)

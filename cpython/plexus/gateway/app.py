@@ -43,6 +43,17 @@ async def store_unavailable(request, handler):
                                  status=503, headers={"Retry-After": "2"})
 
 
+async def _join_cluster(st):
+    """On a shared database (PostgreSQL), this gateway is one replica of many."""
+    if not hasattr(st.store, "bus"):
+        return
+    from plexus.gateway.cluster import Cluster
+    cluster = Cluster(st.store, st.hub, st.commands, st.store.bus())
+    st.store.attach_cluster(cluster)
+    st.hub.cluster = cluster
+    await cluster.start()
+
+
 def make_app(db_path, rate_limits=None):
     """The app on the store at `db_path`: a SQLite file or a postgresql:// URL."""
     store = open_store(db_path)
@@ -67,8 +78,11 @@ def make_app(db_path, rate_limits=None):
 
     async def on_startup(app):
         await store.open()
+        await _join_cluster(st)
 
     async def on_cleanup(app):
+        if hub.cluster is not None:
+            await hub.cluster.stop()
         await store.aclose()
 
     app.on_startup.append(on_startup)

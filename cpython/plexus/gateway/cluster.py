@@ -1,0 +1,256 @@
+"""Replicas of one gateway sharing a database: who holds which device, and
+what each replica must hear from the others.
+
+Every replica runs a Cluster on a Bus (bus.py). It
+- records and announces each device socket it holds (presence), in the
+  database and on the bus, in one transaction; every 1 s a heartbeat says it
+  is alive and which sources its viewers watch. A replica not heard for
+  EXPIRE_MS is taken for dead: its presence is forgotten (and its rows
+  deleted by whoever notices first).
+- when a source connects through another replica, closes its own older
+  socket of that source (the newest connection wins, as on one gateway);
+- delivers command runs and legacy commands stored by another replica for a
+  device it holds (the store announces them in the storing transaction);
+- relays points (announced by the store in the storing transaction) and
+  video frames to its own viewers, and sends them only to replicas whose
+  viewers watch that source.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+
+from plexus.gateway.bus import encode
+from plexus.gateway.store import now_ms
+
+log = logging.getLogger("plexus.gateway")
+
+HEARTBEAT_S = 1.0
+EXPIRE_MS = 5000
+MAX_WATCHED = 100          # more watched sources than this are announced as "every source"
+VIDEO_IN_FLIGHT = 8        # video frames being sent to the bus at once; more are dropped (live, lossy)
+
+
+def _mono_ms():
+    return int(time.monotonic() * 1000)
+
+
+class Cluster:
+    def __init__(self, store, hub, commands, bus, replica_id=None):
+        self.store = store
+        self.hub = hub
+        self.commands = commands
+        self.bus = bus
+        self.id = replica_id or "%s-%d-%s" % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
+        self.conn_ids = {}            # DeviceConn -> conn_id
+        self.remote = {}              # source_id -> {conn_id: replica_id}, newest last
+        self.heard = {}               # replica_id -> monotonic ms of its last message
+        self.watching = {}            # replica_id -> (points: set or "*", video: set or "*")
+        self._changes = asyncio.Queue()
+        self._tasks = []
+        self._video_in_flight = 0
+        self._my_watch = None
+
+    # -- life cycle ----------------------------------------------------------------------
+    async def start(self):
+        await self.bus.start(self._on_message, self.resync)
+        await self.resync()
+        self._tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._presence_writer()),
+                       asyncio.ensure_future(self._watch_changes())]
+        log.info("replica %s joined the cluster", self.id)
+
+    async def stop(self):
+        for t in self._tasks:
+            t.cancel()
+        try:
+            await self.store.replica_leave(self.id, encode({"t": "bye", "r": self.id}))
+        except OSError as e:
+            log.warning("replica %s could not say goodbye: %s", self.id, e)
+        await self.bus.close()
+
+    async def resync(self):
+        """(Re)state what this replica holds, and reload what the others hold."""
+        held = [(c.source_id, cid) for c, cid in self.conn_ids.items()]
+        await self.store.replica_sync(self.id, held, [])
+        rows = await self.store.presence_rows(EXPIRE_MS)
+        self.remote = {}
+        now = _mono_ms()
+        for sid, rid, cid in rows:
+            if rid != self.id:
+                self.remote.setdefault(sid, {})[cid] = rid
+                self.heard.setdefault(rid, now)
+
+    # -- what the hub asks ---------------------------------------------------------------
+    def held_elsewhere(self, source_id):
+        """True when a live replica other than this one holds a socket of the source."""
+        conns = self.remote.get(source_id)
+        if not conns:
+            return False
+        now = _mono_ms()
+        return any(now - self.heard.get(r, 0) < EXPIRE_MS for r in conns.values())
+
+    def attached(self, conn):
+        cid = self.conn_ids[conn] = uuid.uuid4().hex[:12]
+        self._changes.put_nowait((True, conn.source_id, cid))
+
+    def detached(self, conn):
+        cid = self.conn_ids.pop(conn, None)
+        if cid is not None:
+            self._changes.put_nowait((False, conn.source_id, cid))
+
+    async def _presence_writer(self):
+        """Presence changes in the order they happened, each stored and announced together."""
+        while True:
+            attach, sid, cid = await self._changes.get()
+            msg = {"t": "attach" if attach else "detach", "r": self.id, "s": sid, "c": cid}
+            try:
+                await self.store.presence_change(attach, sid, self.id, cid, encode(msg))
+            except OSError as e:  # the database is away: the heartbeat's resync restates presence
+                log.warning("presence of %s not recorded: %s", sid, e)
+
+    # -- what the store announces (payloads sent inside its transactions) ----------------------
+    def _watched_elsewhere(self, source_id, kind):
+        now = _mono_ms()
+        for rid, watch in self.watching.items():
+            w = watch[kind]
+            if now - self.heard.get(rid, 0) < EXPIRE_MS and (w == "*" or source_id in w):
+                return True
+        return False
+
+    def points_payloads(self, source_id, points):
+        if not self._watched_elsewhere(source_id, 0):
+            return []
+        pts = [[p["metric"], p["class"], p["value"], p["timestamp"], p.get("tags")] for p in points]
+        return encode({"t": "pts", "r": self.id, "s": source_id, "p": pts})
+
+    def run_payloads(self, run):
+        if run["attempt"] == 0 and run["state"] == "queued" and self.held_elsewhere(run["source_id"]):
+            return encode({"t": "run", "r": self.id, "s": run["source_id"], "id": run["run_id"]})
+        return []
+
+    def command_payloads(self, cid, source_id):
+        if self.held_elsewhere(source_id):
+            return encode({"t": "cmd", "r": self.id, "s": source_id, "id": cid})
+        return []
+
+    def relay_video(self, frame):
+        """Fire and forget: a live frame to replicas whose viewers watch its source."""
+        if not self._watched_elsewhere(frame["source_id"], 1) or self._video_in_flight >= VIDEO_IN_FLIGHT:
+            return
+        self._video_in_flight += 1
+
+        async def send():
+            try:
+                await self.bus.send({"t": "vid", "r": self.id, "f": frame})
+            except Exception as e:  # live video is lossy by design
+                log.debug("video frame not relayed: %s", e)
+            finally:
+                self._video_in_flight -= 1
+        asyncio.ensure_future(send())
+
+    # -- heartbeats and watched sources --------------------------------------------------------
+    def _watch(self):
+        def of(viewers):
+            ids = set()
+            for v in viewers:
+                if v.source_id == "*":
+                    return "*"
+                ids.add(v.source_id)
+            return sorted(ids) if len(ids) <= MAX_WATCHED else "*"
+        return [of(self.hub.metric_viewers | self.hub.log_viewers), of(self.hub.video_viewers)]
+
+    def _beat(self):
+        return encode({"t": "hb", "r": self.id, "w": self._my_watch or self._watch()})
+
+    async def _heartbeats(self):
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                known = await self.store.replica_heartbeat(self.id, self._beat(), EXPIRE_MS)
+                if not known:  # taken for dead while the database was away: state everything again
+                    await self.resync()
+            except OSError as e:
+                log.warning("replica heartbeat failed: %s", e)
+            now = _mono_ms()
+            for sid in list(self.remote):
+                conns = self.remote[sid]
+                for cid, rid in list(conns.items()):
+                    if now - self.heard.get(rid, 0) >= EXPIRE_MS:
+                        del conns[cid]
+                if not conns:
+                    del self.remote[sid]
+
+    async def _watch_changes(self):
+        """A new viewer is announced at once (not at the next heartbeat), so it
+        sees readings sent through other replicas right away."""
+        while True:
+            await asyncio.sleep(0.05)
+            w = self._watch()
+            if w != self._my_watch:
+                self._my_watch = w
+                try:
+                    await self.bus.send({"t": "hb", "r": self.id, "w": w})
+                except Exception as e:
+                    log.warning("could not announce watched sources: %s", e)
+
+    # -- messages from other replicas -------------------------------------------------------------
+    def _on_message(self, msg):
+        rid = msg.get("r")
+        if rid == self.id:
+            return
+        t = msg.get("t")
+        was_dead = _mono_ms() - self.heard.get(rid, -EXPIRE_MS) >= EXPIRE_MS
+        self.heard[rid] = _mono_ms()
+        if t == "hb":
+            w = msg.get("w") or [[], []]
+            self.watching[rid] = tuple(x if x == "*" else set(x) for x in w)
+            if was_dead:
+                asyncio.ensure_future(self._reload(rid))
+        elif t == "attach":
+            self.remote.setdefault(msg["s"], {})[msg["c"]] = rid
+            for conn in list(self.hub.devices.get(msg["s"], [])):  # our older socket of that source
+                asyncio.ensure_future(conn.ws.close(code=1001, message=b"reconnected through another replica"))
+        elif t == "detach":
+            conns = self.remote.get(msg["s"], {})
+            conns.pop(msg["c"], None)
+            if not conns:
+                self.remote.pop(msg["s"], None)
+        elif t == "bye":
+            self.heard.pop(rid, None)
+            self.watching.pop(rid, None)
+            for sid in list(self.remote):
+                self.remote[sid] = {c: r for c, r in self.remote[sid].items() if r != rid}
+                if not self.remote[sid]:
+                    del self.remote[sid]
+        elif t == "pts":
+            pts = [{"metric": p[0], "class": p[1], "value": p[2], "timestamp": p[3], "tags": p[4]}
+                   for p in msg["p"]]
+            self.hub.publish_points(msg["s"], pts)
+        elif t == "vid":
+            self.hub.publish_video(msg["f"], relay=False)
+        elif t == "run" and self.hub.device(msg["s"]) is not None:
+            asyncio.ensure_future(self._deliver_run(msg["s"], msg["id"]))
+        elif t == "cmd" and self.hub.device(msg["s"]) is not None:
+            asyncio.ensure_future(self._deliver_command(msg["s"], msg["id"]))
+
+    async def _reload(self, rid):
+        for sid, r, cid in await self.store.presence_rows(EXPIRE_MS, rid):
+            self.remote.setdefault(sid, {})[cid] = r
+
+    async def _deliver_run(self, sid, run_id):
+        conn = self.hub.device(sid)
+        run = await self.store.get_run(run_id)
+        if conn is None or run is None or run["source_id"] != sid:
+            return
+        if run["attempt"] == 0 and run["state"] == "queued" and now_ms() < run["deadline_ms"]:
+            await self.commands._deliver(conn, run)
+
+    async def _deliver_command(self, sid, cid):
+        conn = self.hub.device(sid)
+        cmd = await self.store.get_command(sid, cid)
+        if conn is not None and cmd is not None:
+            await conn.send({"type": "typed_command", "id": cid, "command": cmd["command"],
+                             "params": cmd["params"]})
