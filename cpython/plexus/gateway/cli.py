@@ -5,6 +5,7 @@
     plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
+    plexus gateway migrate --from gateway.db --to postgresql://user@host/db
 
 Every command also takes --store postgresql://user@host/db (or the
 PLEXUS_GATEWAY_STORE variable) to keep everything in PostgreSQL instead of
@@ -90,7 +91,7 @@ def configure(p):
     p.add_argument("--no-rate-limits", action="store_true",
                    help="switch off every message rate limit (for benchmarks)")
     p.set_defaults(func=run_gateway)
-    sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
+    sub = p.add_subparsers(dest="gateway_command", metavar="{keys,migrate}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     ksub = keys.add_subparsers(dest="keys_command", metavar="{create,list,revoke}")
     ksub.required = True
@@ -108,6 +109,46 @@ def configure(p):
     _add_db(r)
     r.add_argument("key", help="the key's id or name (from `keys list`)")
     r.set_defaults(func=keys_revoke)
+    _add_migrate(sub)
+
+
+def _add_migrate(sub):
+    m = sub.add_parser("migrate", help="move a local gateway's data, keys and runs into PostgreSQL",
+                       description="Copy everything from a local gateway's SQLite file into PostgreSQL. Stop "
+                                   "the gateway first. Interrupted? Run it again: it resumes.")
+    m.add_argument("--from", dest="source", default=DEFAULT_DB, metavar="PATH",
+                   help="the SQLite database file (default %s)" % DEFAULT_DB)
+    m.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user@host/db")
+    m.set_defaults(func=migrate_store)
+
+
+def migrate_store(args):
+    import asyncio
+
+    import asyncpg
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from plexus.gateway.storage import is_postgres_url, redact_url
+    if not is_postgres_url(args.target):
+        print("error: --to must be a postgresql://user@host/db URL", file=sys.stderr)
+        return 2
+    from plexus.gateway.pg.migrate import migrate
+    source = os.path.expanduser(args.source)
+    with Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=False) as bar:
+        task = bar.add_task("points", total=None)
+        try:
+            out = asyncio.run(migrate(source, args.target, lambda done, total: bar.update(task, completed=done,
+                                                                                           total=total)))
+        except FileNotFoundError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            print("error: cannot use PostgreSQL at %s: %s" % (redact_url(args.target), e), file=sys.stderr)
+            return 1
+    print("migrated %d points (%d in %s) with keys, sources, runs and commands to %s"
+          % (out["points"], out["total"], source, redact_url(args.target)))
+    return 0
 
 
 def run_gateway(args):
