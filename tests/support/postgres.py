@@ -45,7 +45,8 @@ def free_port():
 class PostgresServer:
     USER = "plexus"
 
-    def __init__(self):
+    def __init__(self, durable=False):
+        self.durable = durable  # fsync on (benchmarks); tests run with fsync off
         self.bin = find_bin()
         if self.bin is None:
             raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (or set PG_BIN)")
@@ -66,7 +67,7 @@ class PostgresServer:
 
     def start(self):
         self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-U", self.USER, "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+                  "-E", "UTF8", *([] if self.durable else ["--no-sync"]))
         self.resume()
         return self
 
@@ -80,12 +81,19 @@ class PostgresServer:
 
     def resume(self):
         """Start the server again after stop(), same port and data."""
-        self._pg_ctl("start", "-w", "-t", "60", "-l", os.path.join(self.dir, "server.log"), "-o",
-                     "-h 127.0.0.1 -p %d -k %s -c fsync=off -c max_connections=300" % (self.port, self.dir))
+        opts = "-h 127.0.0.1 -p %d -k %s -c max_connections=300" % (self.port, self.dir)
+        if not self.durable:
+            opts += " -c fsync=off"
+        self._pg_ctl("start", "-w", "-t", "60", "-l", os.path.join(self.dir, "server.log"), "-o", opts)
 
     def restart(self):
         self.stop()
         self.resume()
+
+    def postmaster(self):
+        """The server's process id."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
 
     def log(self):
         try:
