@@ -131,3 +131,25 @@ def test_postgres_restart_while_running_loses_nothing_and_answers_503_meanwhile(
             gw.stop()
     finally:
         srv.destroy()
+
+
+def test_deleting_a_source_removes_its_data_only(postgres):
+    url = postgres.new_database()
+
+    async def go():
+        st = PostgresStore(url, pool_size=1)
+        await st.open()
+        try:
+            for sid in ("gone", "kept"):
+                await st.store_batch(sid, "b1", [{"class": "metric", "metric": "t", "value": 1,
+                                                  "timestamp": 1764000000000, "tags": None}] * 3)
+            assert await st.delete_source("gone") == 3
+            return [s["source_id"] for s in await st.sources()], await st.metric_names("gone"), \
+                await st.store_batch("gone", "b1", [{"class": "metric", "metric": "t", "value": 2,
+                                                     "timestamp": 1764000000001, "tags": None}])
+        finally:
+            await st.aclose()
+    sources, names, again = asyncio.run(go())
+    assert sources == ["kept"]
+    assert names == [] and again == 1          # its batch ids went too: a new batch b1 is stored
+    assert query(url, "SELECT source_id, count(*) FROM points GROUP BY 1 ORDER BY 1") == [("gone", 1), ("kept", 3)]

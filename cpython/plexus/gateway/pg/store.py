@@ -525,6 +525,16 @@ class PostgresStore(Store):
         return dropped
 
 
+    async def delete_source(self, source_id):
+        """Forget a source: its points, metric names, batch ids, runs and commands; points deleted."""
+        async def q(c):
+            async with c.transaction():
+                n = int((await c.execute("DELETE FROM points WHERE source_id=$1", source_id)).split()[-1])
+                for table in ("metric_names", "batches", "runs", "commands", "sources"):
+                    await c.execute("DELETE FROM %s WHERE source_id=$1" % table, source_id)
+                return n
+        return await self._call(q)
+
     # -- replicas (cluster.py): presence rows and heartbeats, with their announcements -----------------
     def bus(self):
         from plexus.gateway.pg.bus import PgBus
