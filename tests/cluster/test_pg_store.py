@@ -9,13 +9,14 @@ import sys
 import time
 
 import pytest
+import websocket
 
 from plexus import Plexus
 from plexus.gateway.pg import schema
 from plexus.gateway.pg.store import PostgresStore
 from support.gateway import Gateway
 from support.postgres import PostgresServer, free_port, query
-from support.raw import http, ingest
+from support.raw import device, http, ingest
 from support.waiting import wait_for
 
 
@@ -119,6 +120,9 @@ def test_postgres_restart_while_running_loses_nothing_and_answers_503_meanwhile(
                                       key=gw.key)
             assert status == 503 and "try again later" in body["error"] and hdrs["Retry-After"]
             assert px.buffer_size() > 0       # nothing acknowledged while the database is away
+            with pytest.raises(websocket.WebSocketException):  # devices are turned away, not accepted
+                for _ in range(3):
+                    device(gw, "pg-later")
             srv.resume()
             wait_for(lambda: px.buffer_size() == 0, timeout=120, what="backlog delivered after the restart")
             got = [r[0] for r in query(gw.store_url, "SELECT num FROM points WHERE source_id='pg-down' "

@@ -156,3 +156,25 @@ def test_a_sigkilled_replica_loses_nothing_and_its_presence_expires(replicas, ba
         assert online_on(others[1], "survivor")
     finally:
         px.close()
+
+
+def test_a_video_viewer_on_one_replica_sees_frames_sent_through_another(replicas):
+    import base64
+    a, b, _ = replicas
+    viewer = websocket.create_connection(b.ws_url + "/v1/sources/cam-1/video/stream?camera_id=front", timeout=60)
+    viewer.send(json.dumps({"type": "auth", "api_key": b.key}))
+    assert next_of(viewer, "init")["type"] == "init"
+    ws, _ = device(a, "cam-1")
+    jpeg = base64.b64encode(b"\xff\xd8" + bytes(range(256)) * 80 + b"\xff\xd9").decode()  # bigger than one NOTIFY
+    viewer.settimeout(0.5)
+    while True:  # B announces what it watches within a moment; offer frames until one shows
+        ws.send(json.dumps({"type": "video_frame", "camera_id": "front", "frame": jpeg, "width": 4, "height": 3,
+                            "timestamp": 1764000000000}))
+        try:
+            f = next_of(viewer, "video_frame")
+            break
+        except websocket.WebSocketTimeoutException:
+            continue
+    assert f["source_id"] == "cam-1" and f["camera_id"] == "front" and f["frame"] == jpeg
+    ws.close()
+    viewer.close()

@@ -34,13 +34,24 @@ async def dashboard(request):
 
 @web.middleware
 async def store_unavailable(request, handler):
-    """The database is gone (PostgreSQL restarting): 503, the caller retries."""
+    """The database is gone (PostgreSQL restarting): 503, the caller retries.
+    A WebSocket is refused before its upgrade while the store is known to be
+    down; one that was upgraded already is dropped (the client reconnects)."""
+    upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+    if upgrade and not getattr(request.app[STATE].store, "available", True):
+        return _unavailable()
     try:
         return await handler(request)
     except StoreUnavailable as e:
         log.warning("%s %s: %s", request.method, request.path, e)
-        return web.json_response({"error": "the gateway's database is unavailable; try again later"},
-                                 status=503, headers={"Retry-After": "2"})
+        if upgrade and request.transport is not None:
+            request.transport.close()
+        return _unavailable()
+
+
+def _unavailable():
+    return web.json_response({"error": "the gateway's database is unavailable; try again later"},
+                             status=503, headers={"Retry-After": "2"})
 
 
 async def _join_cluster(st):

@@ -94,7 +94,7 @@ class PostgresStore(Store):
     # -- life cycle -------------------------------------------------------------------
     async def open(self):
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size,
+            self._pool = await asyncpg.create_pool(self.url, min_size=0, max_size=self.pool_size,
                                                    command_timeout=60, timeout=10)
             async with self._pool.acquire() as c:
                 await schema.migrate(c)
