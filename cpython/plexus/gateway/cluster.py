@@ -94,22 +94,35 @@ class Cluster:
 
     def attached(self, conn):
         cid = self.conn_ids[conn] = uuid.uuid4().hex[:12]
-        self._changes.put_nowait((True, conn.source_id, cid))
+        self._changes.put_nowait((True, conn.source_id, cid, now_ms()))
 
     def detached(self, conn):
         cid = self.conn_ids.pop(conn, None)
         if cid is not None:
-            self._changes.put_nowait((False, conn.source_id, cid))
+            self._changes.put_nowait((False, conn.source_id, cid, now_ms()))
 
     async def _presence_writer(self):
         """Presence changes in the order they happened, each stored and announced together."""
         while True:
-            attach, sid, cid = await self._changes.get()
+            attach, sid, cid, t = await self._changes.get()
             msg = {"t": "attach" if attach else "detach", "r": self.id, "s": sid, "c": cid}
             try:
                 await self.store.presence_change(attach, sid, self.id, cid, encode(msg))
+                if attach:
+                    await self._catch_up(sid, t)
             except OSError as e:  # the database is away: the heartbeat's resync restates presence
                 log.warning("presence of %s not recorded: %s", sid, e)
+
+    async def _catch_up(self, sid, since_ms):
+        """A run stored by another replica after this device attached but before
+        its presence row was committed was announced to nobody; the device's
+        connect-time delivery read the runs older than that. Deliver those now
+        (run times come from the replicas' clocks: keep them in sync with NTP)."""
+        conn = self.hub.device(sid)
+        for run in await self.store.open_runs(sid) if conn is not None else []:
+            if (run["attempt"] == 0 and run["state"] == "queued" and run["created_ms"] > since_ms
+                    and now_ms() < run["deadline_ms"]):
+                await self.commands._deliver(conn, run)
 
     # -- what the store announces (payloads sent inside its transactions) ----------------------
     def _watched_elsewhere(self, source_id, kind):
@@ -127,7 +140,8 @@ class Cluster:
         return encode({"t": "pts", "r": self.id, "s": source_id, "p": pts})
 
     def run_payloads(self, run):
-        if run["attempt"] == 0 and run["state"] == "queued" and self.held_elsewhere(run["source_id"]):
+        """For a run not yet delivered (the store sends it only if another replica holds the device)."""
+        if run["attempt"] == 0 and run["state"] == "queued" and self.hub.device(run["source_id"]) is None:
             return encode({"t": "run", "r": self.id, "s": run["source_id"], "id": run["run_id"]})
         return []
 

@@ -6,8 +6,8 @@ Rules every store keeps:
 - `store_batch` resolves only after the points are committed; an
   acknowledgement is never sent for anything less.
 - A failure of the database itself (disk, connection, server gone) raises an
-  exception for which `is_unavailable()` is true, so callers answer "try again
-  later" instead of refusing the data.
+  OSError (StoreUnavailable for a server that is gone), so callers answer
+  "try again later" instead of refusing the data.
 - Methods marked fire-and-forget return nothing and log their failures.
 """
 
@@ -33,10 +33,6 @@ class Store(abc.ABC):
 
     async def aclose(self):
         self.close()
-
-    def is_unavailable(self, e):
-        """True when `e` is about the database, not the data: worth retrying."""
-        return isinstance(e, OSError)
 
     # -- device side --------------------------------------------------------------
     @abc.abstractmethod

@@ -446,8 +446,8 @@ class PostgresStore(Store):
         async def q(c):
             async with c.transaction():
                 await c.execute(sql, *vals)
-                if self.cluster is not None:
-                    await _notify(c, self.cluster.run_payloads(run))
+                if self.cluster is not None:  # told only if another replica holds the device now
+                    await _notify(c, self.cluster.run_payloads(run), run["source_id"], self.cluster.id)
         await self._call(q)
 
     async def get_run(self, run_id):
@@ -601,8 +601,15 @@ class PostgresStore(Store):
 _DB_NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"  # one clock for every replica
 
 
-async def _notify(conn, payloads):
-    """NOTIFY inside the caller's transaction: delivered only if it commits."""
-    if payloads:
-        from plexus.gateway.pg.bus import CHANNEL
+async def _notify(conn, payloads, held_by_other=None, me=None):
+    """NOTIFY inside the caller's transaction: delivered only if it commits.
+    With `held_by_other` (a source id), only when another replica's presence
+    row for that source is committed (read now, not from a replica's memory)."""
+    if not payloads:
+        return
+    from plexus.gateway.pg.bus import CHANNEL
+    if held_by_other is None:
         await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p)", CHANNEL, payloads)
+    else:
+        await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p) WHERE EXISTS (SELECT 1 FROM "
+                           "presence WHERE source_id=$3 AND replica_id<>$4)", CHANNEL, payloads, held_by_other, me)
