@@ -56,10 +56,11 @@ def _unavailable():
 
 async def _join_cluster(st):
     """On a shared database (PostgreSQL), this gateway is one replica of many."""
-    if not hasattr(st.store, "bus"):
+    bus = st.store.bus()
+    if bus is None:
         return
     from plexus.gateway.cluster import Cluster
-    cluster = Cluster(st.store, st.hub, st.commands, st.store.bus())
+    cluster = Cluster(st.store, st.hub, st.commands, bus)
     st.store.attach_cluster(cluster)
     st.hub.cluster = cluster
     await cluster.start()

@@ -23,6 +23,11 @@ class Store(abc.ABC):
     async def open(self):
         """Connect and bring the schema up to date (before serving)."""
 
+    def bus(self):
+        """The bus (bus.py) of replicas sharing this store, or None: a store
+        of one process has no one to tell."""
+        return None
+
     def attach_cluster(self, cluster):
         """Called once with the replica's cluster coordinator (stores that can
         announce what they committed use it)."""

@@ -28,6 +28,7 @@ log = logging.getLogger("plexus.gateway")
 
 POINT_COLUMNS = ("source_id", "metric", "class", "ts", "num", "value", "tags", "received_ms")
 MAX_GROUP = 256
+WRITERS = 2      # group commits in flight at once: one fills while the other waits for its fsync
 BACKOFF_S = (0.2, 0.5, 1, 2, 5)
 
 
@@ -86,7 +87,7 @@ class PostgresStore(Store):
         self.cluster = None          # announces what was committed to other replicas
         self._pool = None
         self._queue = None
-        self._writer = None
+        self._writers = []
         self._down = None            # the reconnect task while the server is unreachable
         self._partitions = set()     # day numbers known to exist
         self._background = set()
@@ -103,7 +104,7 @@ class PostgresStore(Store):
                 self._pool.terminate()
             raise StoreUnavailable("cannot use PostgreSQL at %s: %s" % (redact_url(self.url), e)) from None
         self._queue = asyncio.Queue()
-        self._writer = asyncio.ensure_future(self._write_loop())
+        self._writers = [asyncio.ensure_future(self._write_loop()) for _ in range(WRITERS)]
 
     def attach_cluster(self, cluster):
         self.cluster = cluster
@@ -113,9 +114,10 @@ class PostgresStore(Store):
             self._pool.terminate()
 
     async def aclose(self):
-        if self._writer is not None:
-            self._queue.put_nowait(None)
-            await asyncio.wait([self._writer], timeout=10)
+        if self._writers:
+            for _ in self._writers:
+                self._queue.put_nowait(None)
+            await asyncio.wait(self._writers, timeout=10)
         for t in list(self._background) + ([self._down] if self._down else []):
             t.cancel()
         if self._pool is not None:
@@ -238,7 +240,7 @@ class PostgresStore(Store):
             self._partitions.add(d)
         async with conn.transaction():
             fresh = set()
-            ids = [(j.source_id, j.batch_id) for j in group if j.batch_id is not None]
+            ids = sorted((j.source_id, j.batch_id) for j in group if j.batch_id is not None)  # one lock order
             if ids:
                 got = await conn.fetch(
                     "INSERT INTO batches SELECT s, b, $3 FROM unnest($1::text[], $2::text[]) AS t(s, b) "
