@@ -15,6 +15,7 @@ the rates.
 """
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -26,7 +27,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 sys.path.insert(0, HERE)
+import asyncpg  # noqa: E402
 from bench_gateway import device  # noqa: E402
+from plexus.gateway.pg import schema  # noqa: E402
 from support.gateway import Gateway  # noqa: E402
 from support.postgres import PostgresServer, query  # noqa: E402
 
@@ -120,10 +123,6 @@ def bench_query(srv, tmp, total, sources=50):
         assert urllib.request.urlopen(gw.url + "/health").status == 200
         step = max(1, (day * sources * 2) // total)
         t0 = time.perf_counter()
-        query(url, "SELECT 1")
-        from plexus.gateway.pg import schema
-        import asyncio
-        import asyncpg
 
         async def load():
             c = await asyncpg.connect(url)

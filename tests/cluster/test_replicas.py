@@ -33,7 +33,7 @@ def replicas(postgres, tmp_path):
         yield gws
     finally:
         for gw in gws:
-            gw.kill() if gw.proc else None
+            gw.kill()
 
 
 @pytest.fixture

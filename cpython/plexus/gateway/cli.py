@@ -48,7 +48,7 @@ def _keys_on_store(args, op):
     """`keys create|list|revoke` on the PostgreSQL store."""
     import asyncio
 
-    from plexus.gateway.storage import StoreUnavailable, open_store, redact_url
+    from plexus.gateway.storage import StoreUnavailable, open_store
 
     async def run():
         store = open_store(_store_url(args))
