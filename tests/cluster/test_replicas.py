@@ -161,6 +161,11 @@ def test_a_sigkilled_replica_loses_nothing_and_its_presence_expires(replicas, ba
         new_holder = wait_for(lambda: holder(others[0], "survivor"), what="the device held by another replica")
         assert new_holder != rid
         assert online_on(others[1], "survivor")
+        # HTTP through the balancer goes on too: ingest and the Data API, whichever replica answers
+        for i in range(4):
+            assert ingest(balancer, [{"metric": "h", "value": i}], source_id="http-1", batch_id="h%d" % i)[0] == 200
+        assert wait_for(lambda: online_on(balancer, "survivor"), what="online through the balancer")
+        assert others[0].count("http-1") == 4
     finally:
         px.close()
 

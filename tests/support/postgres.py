@@ -116,6 +116,8 @@ class PostgresServer:
         return query(self.url(database), statement, *args)
 
     def destroy(self):
+        if not os.path.isdir(self.dir):
+            return  # destroyed already
         try:
             self.stop("immediate")
         except RuntimeError:
@@ -143,7 +145,9 @@ def server():
     """The session's server, started on first use (stopped at exit by the fixture)."""
     global _server
     if _server is None:
+        import atexit
         _server = PostgresServer().start()
+        atexit.register(_server.destroy)  # also when no fixture asked for it (PLEXUS_TEST_STORE=postgresql)
     return _server
 
 
