@@ -190,3 +190,30 @@ def test_a_video_viewer_on_one_replica_sees_frames_sent_through_another(replicas
     assert f["source_id"] == "cam-1" and f["camera_id"] == "front" and f["frame"] == jpeg
     ws.close()
     viewer.close()
+
+
+def test_replicas_find_each_other_again_after_a_postgres_restart(tmp_path):
+    from support.postgres import PostgresServer
+    srv = PostgresServer().start()          # a server of its own: this test restarts it
+    gws = []
+    try:
+        url = srv.new_database()
+        for i in range(2):
+            gw = Gateway(tmp_path / ("r%d" % i), store_url=url, rate_limits=False)
+            if gws:
+                gw.key = gws[0].key
+            gws.append(gw.start())
+        a, b = gws
+        ws, _ = device(a, "valve-9", commands=MANIFEST)
+        wait_for(lambda: online_on(b, "valve-9"), what="presence before the restart")
+        srv.restart()
+        # once both are back, B still knows A holds the device, and a run through B reaches it
+        status, run = wait_for(lambda: (lambda r: r[:2] if r[0] == 201 else None)(
+            http(b, "POST", "/v1/sources/valve-9/runs", {"command": "blink"}, key=b.key)), timeout=60,
+            what="B to accept runs again")
+        assert next_of(ws, "command_run")["run_id"] == run["run_id"]
+        ws.close()
+    finally:
+        for gw in gws:
+            gw.kill()
+        srv.destroy()

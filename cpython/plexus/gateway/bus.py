@@ -66,7 +66,8 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def start(self, on_message, on_reconnect=None):
         """Deliver every message from other members to on_message(msg); call
-        on_reconnect() after an outage in which messages may have been lost."""
+        on_reconnect(lost_ms) after an outage that began at lost_ms (wall
+        clock), in which messages may have been lost."""
 
     @abc.abstractmethod
     async def send(self, msg):

@@ -56,7 +56,7 @@ class Cluster:
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self):
-        await self.bus.start(self._on_message, self.resync)
+        await self.bus.start(self._on_message, self._bus_back)
         await self.resync()
         self._tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._presence_writer()),
                        asyncio.ensure_future(self._watch_changes())]
@@ -70,6 +70,13 @@ class Cluster:
         except OSError as e:
             log.warning("replica %s could not say goodbye: %s", self.id, e)
         await self.bus.close()
+
+    async def _bus_back(self, lost_ms):
+        """Messages sent while the bus was down are lost: restate presence, and
+        deliver runs for our devices that were announced meanwhile."""
+        await self.resync()
+        for sid in list(self.hub.devices):
+            await self._catch_up(sid, lost_ms - 1000)
 
     async def resync(self):
         """(Re)state what this replica holds, and reload what the others hold."""

@@ -16,6 +16,7 @@ import asyncpg
 
 from plexus.gateway.bus import Bus, Reassembler, encode
 from plexus.gateway.storage import redact_url
+from plexus.gateway.store import now_ms
 
 log = logging.getLogger("plexus.gateway")
 
@@ -59,6 +60,7 @@ class PgBus(Bus):
         """Reconnect the listening connection with backoff whenever it is lost."""
         while True:
             await self._lost.wait()
+            lost_ms = now_ms()
             log.error("bus: lost the LISTEN connection to %s; reconnecting", redact_url(self.url))
             attempt = 0
             while True:
@@ -71,7 +73,10 @@ class PgBus(Bus):
                     continue
             log.info("bus: listening again")
             if self._on_reconnect is not None:
-                await self._on_reconnect()
+                try:
+                    await self._on_reconnect(lost_ms)
+                except Exception as e:  # the heartbeat restates presence later; keep listening
+                    log.warning("bus: catching up after the outage failed: %s", e)
 
     async def send(self, msg):
         payloads = encode(msg)
