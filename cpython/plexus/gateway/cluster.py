@@ -53,6 +53,7 @@ class Cluster:
         self._tasks = []
         self._video_in_flight = 0
         self._my_watch = None
+        self._restate = False       # a presence change failed: state everything at the next heartbeat
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self):
@@ -81,7 +82,7 @@ class Cluster:
     async def resync(self):
         """(Re)state what this replica holds, and reload what the others hold."""
         held = [(c.source_id, cid) for c, cid in self.conn_ids.items()]
-        await self.store.replica_sync(self.id, held, [])
+        await self.store.replica_sync(self.id, held, encode({"t": "sync", "r": self.id, "h": held}))
         rows = await self.store.presence_rows(EXPIRE_MS)
         self.remote = {}
         now = _mono_ms()
@@ -117,7 +118,8 @@ class Cluster:
                 await self.store.presence_change(attach, sid, self.id, cid, encode(msg))
                 if attach:
                     await self._catch_up(sid, t)
-            except OSError as e:  # the database is away: the heartbeat's resync restates presence
+            except Exception as e:  # the database is away: the next heartbeat restates presence
+                self._restate = True
                 log.warning("presence of %s not recorded: %s", sid, e)
 
     async def _catch_up(self, sid, since_ms):
@@ -191,9 +193,10 @@ class Cluster:
             await asyncio.sleep(HEARTBEAT_S)
             try:
                 known = await self.store.replica_heartbeat(self.id, self._beat(), EXPIRE_MS)
-                if not known:  # taken for dead while the database was away: state everything again
+                if not known or self._restate:  # taken for dead, or a presence change was not stored
+                    self._restate = False
                     await self.resync()
-            except OSError as e:
+            except Exception as e:  # the database is away (or worse): keep beating
                 log.warning("replica heartbeat failed: %s", e)
             now = _mono_ms()
             for sid in list(self.remote):
@@ -234,6 +237,10 @@ class Cluster:
             self.remote.setdefault(msg["s"], {})[msg["c"]] = rid
             for conn in list(self.hub.devices.get(msg["s"], [])):  # our older socket of that source
                 asyncio.ensure_future(conn.ws.close(code=1001, message=b"reconnected through another replica"))
+        elif t == "sync":  # everything that replica holds, replacing what we knew of it
+            self._forget(rid)
+            for sid, cid in msg["h"]:
+                self.remote.setdefault(sid, {})[cid] = rid
         elif t == "detach":
             conns = self.remote.get(msg["s"], {})
             conns.pop(msg["c"], None)
@@ -242,10 +249,7 @@ class Cluster:
         elif t == "bye":
             self.heard.pop(rid, None)
             self.watching.pop(rid, None)
-            for sid in list(self.remote):
-                self.remote[sid] = {c: r for c, r in self.remote[sid].items() if r != rid}
-                if not self.remote[sid]:
-                    del self.remote[sid]
+            self._forget(rid)
         elif t == "pts":
             pts = [{"metric": p[0], "class": p[1], "value": p[2], "timestamp": p[3], "tags": p[4]}
                    for p in msg["p"]]
@@ -256,6 +260,12 @@ class Cluster:
             asyncio.ensure_future(self._deliver_run(msg["s"], msg["id"]))
         elif t == "cmd" and self.hub.device(msg["s"]) is not None:
             asyncio.ensure_future(self._deliver_command(msg["s"], msg["id"]))
+
+    def _forget(self, rid):
+        for sid in list(self.remote):
+            self.remote[sid] = {c: r for c, r in self.remote[sid].items() if r != rid}
+            if not self.remote[sid]:
+                del self.remote[sid]
 
     async def _reload(self, rid):
         for sid, r, cid in await self.store.presence_rows(EXPIRE_MS, rid):
