@@ -8,6 +8,8 @@ sys.path.insert(0, HERE)  # tests.support as `support`
 
 from support.gateway import gateway, hosted_gateway  # noqa: E402,F401  (gateway fixtures, for every test directory)
 from support import mpy, peers  # noqa: E402  (a module using these runs MicroPython / the package index)
+from support.postgres import postgres  # noqa: E402,F401  (a PostgreSQL server for the session, on first use)
+from support.balancer import haproxy_bin  # noqa: E402,F401  (skips when HAProxy is not installed)
 
 # Markers (registered in pyproject.toml), applied here by where a test lives
 # and what it uses, so no test file names them. The fast subset:

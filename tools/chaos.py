@@ -6,7 +6,11 @@ next boot recovers the flash log). At the end every sender delivers what it
 holds, and each reading a sender recorded as committed is looked up in the
 gateway's database.
 
-    .venv/bin/python tools/chaos.py [--seconds 600] [--clients 3] [--boards 2] [--seed 1]
+    .venv/bin/python tools/chaos.py [--seconds 600] [--clients 3] [--boards 2] [--seed 1] [--cluster]
+
+--cluster runs three gateway replicas on one PostgreSQL server behind
+HAProxy instead of one gateway: the kills and restarts hit a random replica,
+and PostgreSQL itself is restarted too.
 
 Prints lost / duplicated / stored per sender; exit status 1 if anything was
 lost or duplicated.
@@ -74,6 +78,50 @@ def reconcile(gw, sender):
             "restarts": sender.kills}
 
 
+class ClusterRig:
+    """Three replicas on one PostgreSQL behind HAProxy, driven like one Gateway
+    (kill/start/restart act on a random replica)."""
+
+    def __init__(self, work, rnd, replicas=3):
+        from support.balancer import Balancer
+        from support.postgres import PostgresServer
+        self.rnd = rnd
+        self.pg = PostgresServer().start()
+        url = self.pg.new_database()
+        self.replicas = []
+        for i in range(replicas):
+            gw = Gateway(os.path.join(work, "replica-%d" % i), store_url=url)
+            if self.replicas:
+                gw.key = self.replicas[0].key
+            self.replicas.append(gw.start())
+        self.key = self.replicas[0].key
+        self.balancer = Balancer(os.path.join(work, "haproxy"), self.replicas).start()
+        self.port = self.balancer.port
+
+    def kill(self):
+        self.rnd.choice([g for g in self.replicas if g.proc]).kill()
+
+    def start(self):
+        for g in self.replicas:
+            if g.proc is None:
+                g.start()
+
+    def restart(self):
+        self.rnd.choice(self.replicas).restart()
+
+    def postgres_restart(self):
+        self.pg.restart()
+
+    def _query(self, sql, args):
+        return self.replicas[0]._query(sql, args)
+
+    def stop(self):
+        self.balancer.stop()
+        for g in self.replicas:
+            g.stop()
+        self.pg.destroy()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=600)
@@ -81,12 +129,16 @@ def main(argv=None):
     ap.add_argument("--boards", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--cluster", action="store_true", help="3 replicas on PostgreSQL behind HAProxy")
     args = ap.parse_args(argv)
     rnd = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="plexus-chaos-")
     env = dict(os.environ, PLEXUS_QUIET="1", HOME=work)
-    gw = Gateway(os.path.join(work, "gateway"))
-    gw.start()
+    if args.cluster:
+        gw = ClusterRig(work, rnd)
+    else:
+        gw = Gateway(os.path.join(work, "gateway"))
+        gw.start()
     proxy = TcpProxy(gw.port)
     senders = []
     for c in range(args.clients):
@@ -108,13 +160,16 @@ def main(argv=None):
     try:
         while time.monotonic() < t_end:
             time.sleep(rnd.uniform(0.5, 3.0))   # the pace of the chaos, not synchronisation
-            what = rnd.choice(["gateway_kill", "gateway_restart", "cut", "cut", "sender_kill", "sender_kill"])
+            what = rnd.choice(["gateway_kill", "gateway_restart", "cut", "cut", "sender_kill", "sender_kill"] +
+                              (["postgres_restart"] if args.cluster else []))
             if what == "gateway_kill":
                 gw.kill()
                 time.sleep(rnd.uniform(0.1, 2.0))
                 gw.start()
             elif what == "gateway_restart":
                 gw.restart()
+            elif what == "postgres_restart":
+                gw.postgres_restart()
             elif what == "cut":
                 proxy.cut()
             else:

@@ -15,24 +15,23 @@ def plexus_gateway(*args):
 
 
 def test_create_list_revoke(gateway):
-    rc, out, err = plexus_gateway("keys", "create", "--db", gateway.db_path, "--name", "bench",
+    rc, out, err = plexus_gateway("keys", "create", *gateway.store_args, "--name", "bench",
                                   "--scope", "write", "--source", "pump-07")
     assert rc == 0, err
     key = out.strip().splitlines()[-1]
     assert key.startswith("plx_") and len(key) > 40
     assert ingest(gateway, [{"metric": "t", "value": 1}], key=key, source_id="pump-07")[0] == 200
 
-    rc, out, _ = plexus_gateway("keys", "list", "--db", gateway.db_path)
+    rc, out, _ = plexus_gateway("keys", "list", *gateway.store_args)
     assert rc == 0 and "bench" in out and "pump-07" in out and key not in out and key[:8] in out
 
-    with open(gateway.db_path, "rb") as f:
-        raw = f.read()
+    raw = gateway.at_rest()
     assert key.encode() not in raw and gateway.key.encode() not in raw      # only hashes at rest
 
-    rc, out, _ = plexus_gateway("keys", "revoke", "bench", "--db", gateway.db_path)
+    rc, out, _ = plexus_gateway("keys", "revoke", "bench", *gateway.store_args)
     assert rc == 0 and "revoked 1" in out
     assert ingest(gateway, [{"metric": "t", "value": 2}], key=key, source_id="pump-07")[0] == 401
-    assert plexus_gateway("keys", "revoke", "bench", "--db", gateway.db_path)[0] == 1
+    assert plexus_gateway("keys", "revoke", "bench", *gateway.store_args)[0] == 1
 
 
 def test_bad_scope_and_source_are_refused_clearly(tmp_path):

@@ -4,7 +4,10 @@
 
 The gateway runs as `python -m plexus.gateway` on 127.0.0.1; restarts reuse
 the same port and database, the way a device sees a real gateway restart.
-Stored points are read straight from its SQLite file.
+Stored points are read straight from its database: the SQLite file, or a
+PostgreSQL database of its own on the tests' server (support/postgres.py)
+when the store is "postgresql" (STORE, set per test by tests/gateway's
+conftest, or Gateway(store=...)).
 """
 
 import json
@@ -20,13 +23,19 @@ from pathlib import Path
 import pytest
 
 LISTENING = re.compile(rb"listening on https?://127\.0\.0\.1:(\d+)")
+STORE = os.environ.get("PLEXUS_TEST_STORE", "sqlite")  # what Gateway() runs on unless told
 
 
 class Gateway:
-    def __init__(self, tmpdir, rate_limits=True, tls=None, args=(), profile=None):
+    def __init__(self, tmpdir, rate_limits=True, tls=None, args=(), profile=None, store=None, store_url=None):
         self.dir = Path(tmpdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = str(self.dir / "gateway.db")
+        self.store = store or ("postgresql" if store_url else STORE)
+        self.store_url = None
+        if self.store == "postgresql":
+            from support import postgres
+            self.store_url = store_url or postgres.server().new_database()
         self.log_path = str(self.dir / "gateway.log")
         self.rate_limits = rate_limits
         self.tls = tls  # (cert.pem, key.pem): serve HTTPS and WSS
@@ -44,8 +53,26 @@ class Gateway:
     def ws_url(self):
         return "%s://127.0.0.1:%d" % ("wss" if self.tls else "ws", self.port)
 
+    @property
+    def store_args(self):
+        """The `plexus gateway` options that name this gateway's store."""
+        return ["--store", self.store_url] if self.store_url else ["--db", self.db_path]
+
     def create_key(self, name=None, scopes="write,read,commands", source=None):
         from plexus.gateway import db, keys
+        if self.store_url:
+            import asyncio
+
+            from plexus.gateway.pg.store import PostgresStore
+
+            async def create():
+                st = PostgresStore(self.store_url, pool_size=1)
+                await st.open()
+                try:
+                    return await st.create_key(name, scopes, source)
+                finally:
+                    await st.aclose()
+            return asyncio.run(create())
         conn = db.connect(self.db_path)
         try:
             return keys.create(conn, name, scopes, source)
@@ -55,8 +82,8 @@ class Gateway:
     def start(self, timeout=60):
         assert self.proc is None, "already running"
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
-        cmd = [sys.executable, "-m", "plexus.gateway", "--host", "127.0.0.1", "--port", str(self.port or 0),
-               "--db", self.db_path]
+        cmd = [sys.executable, "-m", "plexus.gateway", "--host", "127.0.0.1", "--port", str(self.port or 0)]
+        cmd += self.store_args
         if not self.rate_limits:
             cmd.append("--no-rate-limits")
         if self.tls:
@@ -111,6 +138,12 @@ class Gateway:
         return self.start()
 
     def _query(self, sql, args):
+        """Rows of one SQL statement on the store (`?` placeholders, for either database)."""
+        if self.store_url:
+            from support import postgres
+            parts = sql.split("?")
+            sql = parts[0] + "".join("$%d%s" % (i + 1, p) for i, p in enumerate(parts[1:]))
+            return postgres.query(self.store_url, sql, *args)
         conn = sqlite3.connect(self.db_path, timeout=30)
         try:
             return conn.execute(sql, args).fetchall()
@@ -131,6 +164,13 @@ class Gateway:
 
     def count(self, source_id):
         return self._query("SELECT count(*) FROM points WHERE source_id=?", (source_id,))[0][0]
+
+    def at_rest(self):
+        """Everything the store keeps about keys, as bytes (to show no key is in it)."""
+        if self.store_url:
+            return repr(self._query("SELECT * FROM keys", ())).encode()
+        with open(self.db_path, "rb") as f:
+            return f.read()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from plexus.gateway.jsontext import json_response
 from plexus.gateway.profile import DEFAULT
 from plexus.gateway.ratelimit import Limits
 from plexus.gateway.state import STATE, GatewayState
-from plexus.gateway.store import SqliteStore
+from plexus.gateway.storage import StoreUnavailable, open_store
 from plexus_core import __version__, limits
 
 log = logging.getLogger("plexus.gateway")
@@ -39,11 +39,46 @@ async def dashboard(request):
     return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[ext], "Cache-Control": "no-cache"})
 
 
+@web.middleware
+async def store_unavailable(request, handler):
+    """The database is gone (PostgreSQL restarting): 503, the caller retries.
+    A WebSocket is refused before its upgrade while the store is known to be
+    down; one that was upgraded already is dropped (the client reconnects)."""
+    upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+    if upgrade and not getattr(request.app[STATE].store, "available", True):
+        return _unavailable()
+    try:
+        return await handler(request)
+    except StoreUnavailable as e:
+        log.warning("%s %s: %s", request.method, request.path, e)
+        if upgrade and request.transport is not None:
+            request.transport.close()
+        return _unavailable()
+
+
+def _unavailable():
+    return web.json_response({"error": "the gateway's database is unavailable; try again later"},
+                             status=503, headers={"Retry-After": "2"})
+
+
+async def _join_cluster(st):
+    """On a shared database (PostgreSQL), this gateway is one replica of many."""
+    bus = st.store.bus()
+    if bus is None:
+        return
+    from plexus.gateway.cluster import Cluster
+    cluster = Cluster(st.store, st.hub, st.commands, bus)
+    st.store.attach_cluster(cluster)
+    st.hub.cluster = cluster
+    await cluster.start()
+
+
 def make_app(db_path, rate_limits=None, profile=DEFAULT):
-    store = SqliteStore(db_path)
+    """The app on the store at `db_path`: a SQLite file or a postgresql:// URL."""
+    store = open_store(db_path)
     hub = Hub()
     st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile)
-    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[data_api_edge])
+    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[data_api_edge, store_unavailable])
     app[STATE] = st
     app.add_routes([
         web.get("/health", health),
@@ -66,9 +101,16 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
         for v in list(hub.metric_viewers | hub.log_viewers | hub.video_viewers):
             await v.ws.close(code=1001, message=b"going away")
 
-    async def on_cleanup(app):
-        store.close()
+    async def on_startup(app):
+        await store.open()
+        await _join_cluster(st)
 
+    async def on_cleanup(app):
+        if hub.cluster is not None:
+            await hub.cluster.stop()
+        await store.aclose()
+
+    app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app

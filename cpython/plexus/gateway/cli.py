@@ -6,6 +6,11 @@
     plexus gateway keys create [--db PATH] [--create] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
+    plexus gateway migrate --from gateway.db --to postgresql://user@host/db
+
+Every command also takes --store postgresql://user@host/db (or the
+PLEXUS_GATEWAY_STORE variable) to keep everything in PostgreSQL instead of
+the SQLite file, so several gateways can share it (docs/scale.md).
 """
 
 import argparse
@@ -20,7 +25,7 @@ DEFAULT_DB = os.path.join("~", ".plexus", "gateway.db")
 
 
 def _db(args):
-    return os.path.expanduser(args.db)
+    return _store_url(args) or os.path.expanduser(args.db)
 
 
 def _open_db(args, for_keys):
@@ -38,6 +43,48 @@ def _open_db(args, for_keys):
 
 def _add_db(p):
     p.add_argument("--db", default=DEFAULT_DB, help="SQLite database file (default %s)" % DEFAULT_DB)
+    _add_store(p)
+
+
+def _add_store(p):
+    p.add_argument("--store", metavar="URL", default=None,
+                   help="keep data, keys and runs in PostgreSQL instead of --db: postgresql://user@host/db "
+                        "(default: $PLEXUS_GATEWAY_STORE)")
+
+
+def _store_url(args):
+    """The PostgreSQL URL from --store or PLEXUS_GATEWAY_STORE, or None for the SQLite file."""
+    from plexus.gateway.storage import is_postgres_url
+    url = getattr(args, "store", None) or os.environ.get("PLEXUS_GATEWAY_STORE") or None
+    if url is not None and not is_postgres_url(url):
+        raise SystemExit("error: --store must be a postgresql://user@host/db URL (got %r); "
+                         "use --db for a SQLite file" % url.split("@")[-1])
+    return url
+
+
+def _keys_on_store(args, op):
+    """`keys create|list|revoke` on the PostgreSQL store."""
+    import asyncio
+
+    from plexus.gateway.storage import StoreUnavailable, open_store
+
+    async def run():
+        store = open_store(_store_url(args))
+        await store.open()
+        try:
+            if op == "create":
+                return await store.create_key(args.name, args.scope, args.source)
+            if op == "list":
+                return await store.list_keys()
+            return await store.revoke_key(args.key)
+        finally:
+            await store.aclose()
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as e:
+        raise SystemExit("error: %s" % e)
+    except ValueError as e:
+        raise SystemExit("error: %s" % e)
 
 
 def register(subparsers):
@@ -68,7 +115,7 @@ def configure(p):
                         "typed_command only, silent 0.5 ms per-source drop)")
     add_retention(p)
     p.set_defaults(func=run_gateway)
-    sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
+    sub = p.add_subparsers(dest="gateway_command", metavar="{keys,migrate}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     ksub = keys.add_subparsers(dest="keys_command", metavar="{create,list,revoke}")
     ksub.required = True
@@ -91,6 +138,46 @@ def configure(p):
     _add_db(r)
     r.add_argument("key", help="the key's id or name (from `keys list`)")
     r.set_defaults(func=keys_revoke)
+    _add_migrate(sub)
+
+
+def _add_migrate(sub):
+    m = sub.add_parser("migrate", help="move a local gateway's data, keys and runs into PostgreSQL",
+                       description="Copy everything from a local gateway's SQLite file into PostgreSQL. Stop "
+                                   "the gateway first. Interrupted? Run it again: it resumes.")
+    m.add_argument("--from", dest="source", default=DEFAULT_DB, metavar="PATH",
+                   help="the SQLite database file (default %s)" % DEFAULT_DB)
+    m.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user@host/db")
+    m.set_defaults(func=migrate_store)
+
+
+def migrate_store(args):
+    import asyncio
+
+    import asyncpg
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from plexus.gateway.storage import is_postgres_url, redact_url
+    if not is_postgres_url(args.target):
+        print("error: --to must be a postgresql://user@host/db URL", file=sys.stderr)
+        return 2
+    from plexus.gateway.pg.migrate import migrate
+    source = os.path.expanduser(args.source)
+    with Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=False) as bar:
+        task = bar.add_task("points", total=None)
+        try:
+            out = asyncio.run(migrate(source, args.target, lambda done, total: bar.update(task, completed=done,
+                                                                                           total=total)))
+        except FileNotFoundError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            print("error: cannot use PostgreSQL at %s: %s" % (redact_url(args.target), e), file=sys.stderr)
+            return 1
+    print("migrated %d points (%d in %s) with keys, sources, runs and commands to %s"
+          % (out["points"], out["total"], source, redact_url(args.target)))
+    return 0
 
 
 def run_gateway(args):
@@ -162,6 +249,11 @@ def _age_text(ms):
     return "%dm" % (ms // 60000)
 
 
+def _where(args):
+    from plexus.gateway.storage import redact_url
+    return redact_url(_db(args))
+
+
 def _conn(args):
     from plexus.gateway import db
     path = _open_db(args, for_keys=True)
@@ -174,19 +266,22 @@ def keys_create(args):
     if problem:  # said before the database is looked at
         print("error: %s" % problem, file=sys.stderr)
         return 2
-    conn = _conn(args)
-    if conn is None:
-        return 2
-    try:
-        key = keys.create(conn, args.name, args.scope, args.source)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    finally:
-        conn.close()
+    if _store_url(args):
+        key = _keys_on_store(args, "create")
+    else:
+        conn = _conn(args)
+        if conn is None:
+            return 2
+        try:
+            key = keys.create(conn, args.name, args.scope, args.source)
+        except ValueError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+        finally:
+            conn.close()
     limited = " for source %s" % args.source if args.source else ""
-    print("created key %r (%s)%s in %s; it is shown only now:" % (args.name or "key", args.scope, limited, _db(args)),
-          file=sys.stderr)
+    print("created key %r (%s)%s in %s; it is shown only now:" % (args.name or "key", args.scope, limited,
+                                                                   _where(args)), file=sys.stderr)
     print(key)
     return 0
 
@@ -207,11 +302,14 @@ def key_request_problem(args):
 
 def keys_list(args):
     from plexus.gateway import keys
-    conn = _conn(args)
-    if conn is None:
-        return 2
-    rows = keys.listing(conn)
-    conn.close()
+    if _store_url(args):
+        rows = _keys_on_store(args, "list")
+    else:
+        conn = _conn(args)
+        if conn is None:
+            return 2
+        rows = keys.listing(conn)
+        conn.close()
     if args.json or args.csv:
         return print_keys(rows, args.json)
     if not rows:
@@ -242,11 +340,14 @@ def print_keys(rows, as_json):
 
 def keys_revoke(args):
     from plexus.gateway import keys
-    conn = _conn(args)
-    if conn is None:
-        return 2
-    n = keys.revoke(conn, args.key)
-    conn.close()
+    if _store_url(args):
+        n = _keys_on_store(args, "revoke")
+    else:
+        conn = _conn(args)
+        if conn is None:
+            return 2
+        n = keys.revoke(conn, args.key)
+        conn.close()
     if not n:
         print("error: no active key with id or name %r" % args.key, file=sys.stderr)
         return 1

@@ -130,13 +130,14 @@ class Commands:
         sid = await self._target(request, "commands")
         body, params = await self._body(request)
         conn = self.hub.device(sid)
-        if conn is None:  # offline or never seen: not queued, as the hosted API answers
-            return json_response({"queued": False})
+        if conn is None and not self.hub.held_elsewhere(sid):
+            return json_response({"queued": False})  # offline or never seen: not queued, as the hosted API answers
         cid = str(uuid.uuid4())
         if not self.profile.commands_v1:  # the hosted relay always names the target source in the params
             params = dict(params, source_id=sid)
-        await self.store.new_command(cid, sid, body["command"], params)
-        await conn.send({"type": "typed_command", "id": cid, "command": body["command"], "params": params})
+        await self.store.new_command(cid, sid, body["command"], params)  # announced to the holding replica
+        if conn is not None:
+            await conn.send({"type": "typed_command", "id": cid, "command": body["command"], "params": params})
         return json_response({"queued": True, "id": cid})
 
     async def get_legacy(self, request):
@@ -150,9 +151,8 @@ class Commands:
         sid = (await known_source(request, "commands"))[1]
         body, params = await self._body(request)
         conn = self.hub.device(sid)
-        decl = None
-        if conn is not None:
-            decl = next((c for c in conn.commands if isinstance(c, dict) and c.get("name") == body["command"]), None)
+        declared = conn.commands if conn is not None else await self._declared_elsewhere(sid)
+        decl = next((c for c in declared if isinstance(c, dict) and c.get("name") == body["command"]), None)
         ttl = body.get("ttl_s", (decl or {}).get("expires_in_s", DEFAULT_TTL_S))
         if type(ttl) not in (int, float) or not 0 < ttl <= 86400:
             return error(400, "ttl_s must be a number of seconds from 0 to 86400")
@@ -175,6 +175,13 @@ class Commands:
             run["state"] = "expired"  # never delivered; a delivered run's outcome is the device's to report
             await self.store.put_run(run)
         return json_response(run)
+
+    async def _declared_elsewhere(self, sid):
+        """The manifest of a device held by another replica (as stored when it connected)."""
+        if not self.hub.held_elsewhere(sid):
+            return []
+        src = await self.store.source(sid)
+        return src["commands"] if src else []
 
     def routes(self):
         legacy = [

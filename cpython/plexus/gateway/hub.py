@@ -68,6 +68,7 @@ class Hub:
         self.log_viewers = set()
         self.video_viewers = set()
         self.notice_viewers = set()  # source_status, heartbeats, command results (the browser socket)
+        self.cluster = None     # other replicas on the same database (cluster.py), if any
 
     # devices
     def attach(self, conn):
@@ -78,11 +79,15 @@ class Hub:
             old.hang_up()
         conns.append(conn)
         self.publish_notice(conn.source_id, self._online(conn))
+        if self.cluster is not None:
+            self.cluster.attached(conn)
 
     def detach(self, conn):
         conns = self.devices.get(conn.source_id, [])
         if conn in conns:
             conns.remove(conn)
+            if self.cluster is not None:
+                self.cluster.detached(conn)
         if not conns:
             self.devices.pop(conn.source_id, None)
             self.publish_notice(conn.source_id, {"type": "source_status", "source_id": conn.source_id,
@@ -96,8 +101,12 @@ class Hub:
     def all_devices(self):
         return [c for conns in self.devices.values() for c in conns]
 
+    def held_elsewhere(self, source_id):
+        """True when another replica holds a socket of this source."""
+        return self.cluster is not None and self.cluster.held_elsewhere(source_id)
+
     def online(self, source_id):
-        if source_id in self.devices:
+        if source_id in self.devices or self.held_elsewhere(source_id):
             return True
         t = self.http_seen.get(source_id)
         return t is not None and time.time() * 1000 - t < ONLINE_WINDOW_MS
@@ -132,7 +141,9 @@ class Hub:
             self.publish_notice(conn.source_id, self._online(conn))
         return True
 
-    def publish_video(self, frame):
+    def publish_video(self, frame, relay=True):
+        if relay and self.cluster is not None:
+            self.cluster.relay_video(frame)
         text = None
         for v in self.video_viewers:
             if v.matches(frame["source_id"]) and v.wants(frame["camera_id"]):

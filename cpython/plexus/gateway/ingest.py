@@ -9,6 +9,7 @@ from aiohttp import web
 from plexus.gateway import jsonread
 from plexus.gateway.jsontext import json_response
 from plexus.gateway.state import STATE, error, require_key
+from plexus.gateway.storage import StoreUnavailable
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
 from plexus_core.source_id import source_id_error
@@ -90,6 +91,8 @@ async def _ingest(request):
             continue
         try:
             stored = await st.store.store_batch(sid, batch_id, pts)
+        except StoreUnavailable:
+            raise  # the database server is gone: 503 (app.py), the client retries
         except Exception as e:
             if store_unavailable(e):
                 return error(502, "failed to queue telemetry")

@@ -43,8 +43,9 @@ def parse_scopes(text):
     return ",".join(s for s in SCOPES if s in scopes)
 
 
-def create(conn, name=None, scopes=DEFAULT_SCOPES, source_id=None):
-    """Store a new key's hash; returns the key, which is never stored or shown again."""
+def new_key(name=None, scopes=DEFAULT_SCOPES, source_id=None):
+    """(key, row): a fresh key and the (name, hash, hint, scopes, source_id,
+    created_ms) row any store keeps for it."""
     from plexus_core.source_id import source_id_error
 
     scopes = parse_scopes(scopes)
@@ -53,14 +54,24 @@ def create(conn, name=None, scopes=DEFAULT_SCOPES, source_id=None):
         if err:
             raise ValueError(err)
     key = "plx_" + secrets.token_hex(24)
-    conn.execute("INSERT INTO keys (name, hash, hint, scopes, source_id, created_ms) VALUES (?,?,?,?,?,?)",
-                 (name or "key", hash_key(key), key[:8] + "…", scopes, source_id, int(time.time() * 1000)))
+    return key, (name or "key", hash_key(key), key[:8] + "…", scopes, source_id, int(time.time() * 1000))
+
+
+def create(conn, name=None, scopes=DEFAULT_SCOPES, source_id=None):
+    """Store a new key's hash; returns the key, which is never stored or shown again."""
+    key, row = new_key(name, scopes, source_id)
+    conn.execute("INSERT INTO keys (name, hash, hint, scopes, source_id, created_ms) VALUES (?,?,?,?,?,?)", row)
     return key
+
+
+def plausible(key):
+    """False for what cannot be a key (checked before any lookup)."""
+    return isinstance(key, str) and key.startswith("plx_") and len(key) <= 200
 
 
 def find(conn, key):
     """The Key for a presented key string, or None if unknown or revoked."""
-    if not isinstance(key, str) or not key.startswith("plx_") or len(key) > 200:
+    if not plausible(key):
         return None
     row = conn.execute("SELECT id, name, scopes, source_id FROM keys WHERE hash=? AND revoked_ms IS NULL",
                        (hash_key(key),)).fetchone()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from plexus.gateway.app import make_app
 from plexus.gateway.profile import DEFAULT
+from plexus.gateway.storage import StoreUnavailable, redact_url
 
 
 def tls_context(cert, key):
@@ -28,7 +29,8 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
-    print("listening on %s (database %s, profile %s)" % (url, db_path, profile.name), file=sys.stderr, flush=True)
+    print("listening on %s (database %s, profile %s)" % (url, redact_url(db_path), profile.name), file=sys.stderr,
+          flush=True)
     if ready is not None:
         ready(url)
     stop = asyncio.Event()
@@ -46,5 +48,9 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
 def run(host, port, db_path, rate_limits=None, ssl_context=None, profile=DEFAULT):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, profile=profile))
+    try:
+        asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, profile=profile))
+    except StoreUnavailable as e:  # PostgreSQL unreachable at start (the message names the URL, no password)
+        print("error: %s" % e, file=sys.stderr)
+        return 1
     return 0

@@ -12,6 +12,7 @@ import threading
 import time
 
 from plexus.gateway import db, keys
+from plexus.gateway.storage import Store
 
 MAX_ROWS = 10000  # Data API results are capped here and flagged `truncated`
 TS_END = 2 ** 63 - 1  # the largest stored timestamp (ms)
@@ -349,7 +350,7 @@ class Retention:
             conn.close()
 
 
-class SqliteStore:
+class SqliteStore(Store):
     """Storage for one gateway: points, batch ids, sources, keys, commands."""
 
     def __init__(self, path):
@@ -386,6 +387,15 @@ class SqliteStore:
 
     def key(self, presented):
         return self._read(keys.find, presented)
+
+    def create_key(self, name=None, scopes=keys.DEFAULT_SCOPES, source_id=None):
+        return self._write(keys.create, name, scopes, source_id)
+
+    def list_keys(self):
+        return self._read(keys.listing)
+
+    def revoke_key(self, ident):
+        return self._write(keys.revoke, ident)
 
     # Data API
     def sources(self):

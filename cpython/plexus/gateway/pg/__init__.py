@@ -1,0 +1,1 @@
+"""The gateway's store on PostgreSQL (asyncpg): `plexus gateway --store postgresql://...`."""
