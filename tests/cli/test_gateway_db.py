@@ -7,6 +7,8 @@ import os
 import sqlite3
 import time
 
+import pytest
+
 from clitool import plexus
 from support.gateway import Gateway
 from support.waiting import wait_for
@@ -73,8 +75,11 @@ def test_keys_list_has_a_header(home, tmp_path):
     assert k["hint"].startswith("plx_") and len(k["hint"]) < 12  # a hint, never the key
 
 
-def test_retention_deletes_old_points_and_keeps_new_ones(home, tmp_path):
-    gw = Gateway(tmp_path / "gw", args=["--retention", "1d", "--retention-every", "0.5"])
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_retention_deletes_old_points_and_keeps_new_ones(home, tmp_path, store):
+    if store == "postgresql":
+        pytest.importorskip("asyncpg")
+    gw = Gateway(tmp_path / "gw", args=["--retention", "1d", "--retention-every", "0.5"], store=store)
     gw.start()
     try:
         env = dict(PLEXUS_API_KEY=gw.key, PLEXUS_GATEWAY_URL=gw.url)

@@ -32,6 +32,8 @@ def _open_db(args, for_keys):
     """The database path after checking it, or None when a message was printed."""
     from plexus.gateway import db
     path = _db(args)
+    if _store_url(args):
+        return path  # PostgreSQL: the store itself says, at start, when it cannot be reached
     try:
         db.check(path, may_create=not for_keys or getattr(args, "create", False) or
                  path == os.path.expanduser(DEFAULT_DB), make_dir=path == os.path.expanduser(DEFAULT_DB))
@@ -236,9 +238,12 @@ def parse_age(text):
 def start_retention(args, path):
     if not getattr(args, "retention", None):
         return None
-    from plexus.gateway.store import Retention
     print("retention: deleting readings and events older than %s" % _age_text(args.retention),
           file=sys.stderr)
+    if _store_url(args):
+        from plexus.gateway.pg.retention import PgRetention
+        return PgRetention(path, args.retention, args.retention_every).start()
+    from plexus.gateway.store import Retention
     return Retention(path, args.retention, args.retention_every).start()
 
 
