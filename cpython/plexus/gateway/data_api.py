@@ -15,6 +15,8 @@ INTERVAL_MS = {"1m": 60000, "10m": 600000, "1h": 3600000, "1d": 86400000}
 FLEET_MAX_BUCKETS = MAX_ROWS  # across sources, as the hosted API caps them
 TIME_BOUND_MS = 2 ** 62       # window ends are clamped to what SQLite's integers hold
 
+EARLIEST, LATEST = -(1 << 63), (1 << 63) - 1  # every timestamp a store holds (64-bit ms)
+
 
 def parse_last(text):
     if len(text) < 2 or text[-1] not in UNIT_MS or not (text[:-1].isascii() and text[:-1].isdigit()):
@@ -175,7 +177,7 @@ async def events(request):
     limit = _int(q, "limit", 1000)
     name = q.get("name") or None
     if tail is not None:  # the newest N whatever their age: the window is not read
-        rows = await st.store.events(sid, float("-inf"), float("inf"), name, tail, newest=True) if tail else []
+        rows = await st.store.events(sid, EARLIEST, LATEST, name, tail, newest=True) if tail else []
     else:
         start, end = window(q)
         rows = await st.store.events(sid, start, end, name, limit) if limit else []

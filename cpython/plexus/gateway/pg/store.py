@@ -427,13 +427,23 @@ class PostgresStore(Store):
         return [{"timestamp_ms": r[0], "metric": r[1], "value": json.loads(r[2]),
                  "tags": json.loads(r[3]) if r[3] else {}} for r in rows]
 
-    async def fleet_metric(self, metric, start, end):
+    async def fleet_metric(self, metric, start, end, bucket_ms, max_buckets=10000):
+        """([per-source bucket series], truncated), as SqliteStore.fleet_metric."""
         rows = await self._call(lambda c: c.fetch(
-            "SELECT p.source_id, max(ts), avg(num), min(num), max(num), count(*) FROM metric_names n "
+            "SELECT p.source_id, (p.ts / $4) * $4 AS b, avg(num), min(num), max(num), count(*) FROM metric_names n "
             "JOIN points p ON p.source_id=n.source_id AND p.class='metric' AND p.metric=n.metric "
-            "WHERE n.metric=$1 AND p.ts>=$2 AND p.ts<=$3 GROUP BY p.source_id", metric, start, end))
-        return [{"source_id": r[0], "timestamp_ms": r[1], "avg": r[2], "min": r[3], "max": r[4], "count": r[5]}
-                for r in rows]
+            "WHERE n.metric=$1 AND p.ts>=$2 AND p.ts<=$3 GROUP BY p.source_id, b ORDER BY p.source_id, b LIMIT $5",
+            metric, start, end, bucket_ms, max_buckets))
+        series = {}
+        for sid, b, avg, lo, hi, n in rows:
+            s = series.setdefault(sid, {"source_id": sid, "timestamp_ms": [], "avg": [], "min": [], "max": [],
+                                        "count": []})
+            s["timestamp_ms"].append(b)
+            s["avg"].append(avg)
+            s["min"].append(lo)
+            s["max"].append(hi)
+            s["count"].append(n)
+        return list(series.values()), len(rows) >= max_buckets
 
     # -- commands -------------------------------------------------------------------------------
     async def put_run(self, run):
