@@ -1,11 +1,13 @@
 """The gateway application: routes, shared state, and an orderly shutdown."""
 
+import asyncio
 import logging
 import os
 
 from aiohttp import web
 
-from plexus.gateway import app_api, data_api, device_ws, ingest, streams
+from plexus.gateway import app_api, data_api, device_ws, ingest, metrics, streams
+from plexus.gateway.backpressure import Intake
 from plexus.gateway.commands import Commands
 from plexus.gateway.hub import Hub
 from plexus.gateway.ratelimit import Limits
@@ -15,6 +17,7 @@ from plexus_core import __version__, limits
 
 log = logging.getLogger("plexus.gateway")
 DASHBOARD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dashboard")
+WATCH = web.AppKey("plexus_intake_watch", asyncio.Task)
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
@@ -32,10 +35,10 @@ async def dashboard(request):
     return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[ext], "Cache-Control": "no-cache"})
 
 
-def make_app(db_path, rate_limits=None):
+def make_app(db_path, rate_limits=None, max_queued_points=None):
     store = SqliteStore(db_path)
     hub = Hub()
-    st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub))
+    st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub), Intake(max_queued_points))
     app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT)
     app[STATE] = st
     app.add_routes([
@@ -43,12 +46,16 @@ def make_app(db_path, rate_limits=None):
         web.post("/ingest", ingest.ingest),
         web.options("/ingest", ingest.preflight),
         web.get("/ws/device", device_ws.device_socket),
-    ] + data_api.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
+    ] + metrics.routes() + data_api.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
         web.get("/", dashboard),
         web.get("/{name}", dashboard),
     ])
 
+    async def on_startup(app):
+        app[WATCH] = asyncio.ensure_future(st.intake.watch())
+
     async def on_shutdown(app):
+        app[WATCH].cancel()
         await device_ws.goodbye(st)
         for v in list(hub.metric_viewers | hub.log_viewers | hub.video_viewers):
             await v.ws.close(code=1001, message=b"going away")
@@ -56,6 +63,7 @@ def make_app(db_path, rate_limits=None):
     async def on_cleanup(app):
         store.close()
 
+    app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app

@@ -43,6 +43,9 @@ def configure(p):
                    help="messages a source may send at once above --source-rate (default 500)")
     p.add_argument("--no-rate-limits", action="store_true",
                    help="switch off every message rate limit (for benchmarks)")
+    p.add_argument("--max-queued-points", type=int, default=None, metavar="N",
+                   help="points waiting for the store before device sockets are paused and /ingest answers "
+                        "503 (default 50000)")
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -73,6 +76,9 @@ def run_gateway(args):
     from plexus.gateway import server
     from plexus.gateway.ratelimit import Limits
 
+    if args.max_queued_points is not None and args.max_queued_points < 1:
+        print("error: --max-queued-points must be at least 1", file=sys.stderr)
+        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
@@ -84,7 +90,7 @@ def run_gateway(args):
     try:
         limits = Limits.off() if args.no_rate_limits else Limits(source_burst=args.source_burst,
                                                                  source_rate=args.source_rate)
-        return server.run(args.host, args.port, _db(args), limits, ctx)
+        return server.run(args.host, args.port, _db(args), limits, ctx, args.max_queued_points)
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1

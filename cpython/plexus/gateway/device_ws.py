@@ -110,6 +110,7 @@ async def device_socket(request):
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break
+            await st.intake.room()  # the store is behind: stop reading, TCP pushes back on the device
     except ConnectionError:  # the device vanished while we were answering it
         pass
     finally:
@@ -148,6 +149,7 @@ async def _send_results(conn, st):
             if not (conn.acks and seq is not None):
                 continue
             frame = {"type": "telemetry_ack", "seq": seq}
+            st.counters.acks_sent += 1
         await _quietly(conn.send(frame))
 
 
@@ -176,6 +178,7 @@ async def _text(conn, st, text):
         return
     t = f.get("type")
     if t == "telemetry" or t == "video_frame":
+        st.counters.telemetry_frames += t == "telemetry"
         if not conn.telemetry_bucket.take():
             conn.rate_limited += 1
             conn.out.put_nowait((_seq(f), None, _error("RATE_LIMITED", "message rate exceeded", _seq(f))))
@@ -245,7 +248,8 @@ def _telemetry(conn, st, f):
     if detail is not None:
         conn.out.put_nowait((seq, None, _error("INVALID_MESSAGE", detail, seq)))
         return
-    conn.out.put_nowait((seq, st.store.store_batch(conn.source_id, batch_id, clean), clean))
+    conn.out.put_nowait((seq, st.intake.track(st.store.store_batch(conn.source_id, batch_id, clean), len(clean)),
+                         clean))
 
 
 def _binary(conn, st, data):

@@ -18,8 +18,8 @@ def tls_context(cert, key):
     return ctx
 
 
-async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None):
-    app = make_app(db_path, rate_limits)
+async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, max_queued_points=None):
+    app = make_app(db_path, rate_limits, max_queued_points)
     # auto_decompress off: /ingest unpacks gzip itself, with the 5 MiB limit on the result
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, auto_decompress=False)
     await runner.setup()
@@ -41,8 +41,8 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
         await runner.cleanup()
 
 
-def run(host, port, db_path, rate_limits=None, ssl_context=None):
+def run(host, port, db_path, rate_limits=None, ssl_context=None, max_queued_points=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context))
+    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, max_queued_points=max_queued_points))
     return 0

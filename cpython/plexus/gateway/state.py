@@ -2,13 +2,18 @@
 
 from aiohttp import web
 
+from plexus.gateway.backpressure import Intake
+from plexus.gateway.metrics import Counters
+
 
 class GatewayState:
-    def __init__(self, store, hub, limits, commands):
+    def __init__(self, store, hub, limits, commands, intake=None):
         self.store = store
         self.hub = hub
         self.limits = limits
         self.commands = commands
+        self.intake = intake or Intake()  # the bounded queue in front of the store writer
+        self.counters = Counters()        # for /metrics
 
 
 STATE = web.AppKey("plexus_gateway", GatewayState)
