@@ -89,12 +89,13 @@ def run_http(gw, n, out):
 def test_beyond_capacity_the_gateway_pushes_back_and_loses_nothing(tight):
     gw = tight
     t0 = time.monotonic()
-    results, refused, peak = {}, {}, [0]
+    results, refused, peak, health = {}, {}, [0], []
     done = threading.Event()
 
     def watch_queue():
         while not done.is_set():
             peak[0] = max(peak[0], metrics(gw)["plexus_gateway_queue_points"])
+            health.append(http(gw, "GET", "/health")[:2])  # answered without waiting for the store
 
     threads = [threading.Thread(target=run_device, args=(gw, "dev-%d" % d, results)) for d in range(DEVICES)]
     threads += [threading.Thread(target=run_http, args=(gw, n, refused)) for n in range(HTTP_SENDERS)]
@@ -123,6 +124,8 @@ def test_beyond_capacity_the_gateway_pushes_back_and_loses_nothing(tight):
     for retry_after, error in answers:
         assert retry_after is not None and int(retry_after) >= 1
         assert "behind" in error and "retry after" in error
+
+    assert health and all(h[0] == 200 and h[1]["status"] == "ok" for h in health)
 
     # the queue stayed bounded: at most one batch past the limit per connection
     m = metrics(gw)

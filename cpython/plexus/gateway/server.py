@@ -28,6 +28,7 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
     print("listening on %s (database %s)" % (url, db_path), file=sys.stderr, flush=True)
+    print("queue depth, lag and counters: %s/metrics" % url, file=sys.stderr, flush=True)
     if ready is not None:
         ready(url)
     stop = asyncio.Event()
