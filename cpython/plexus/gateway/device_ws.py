@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from plexus.gateway import video
+from plexus.gateway import fastjson, video
 from plexus.gateway.state import STATE
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
@@ -169,7 +169,7 @@ def _error(code, detail, seq=None):
 
 async def _text(conn, st, text):
     try:
-        f = json.loads(text)
+        f = fastjson.loads(text)
     except ValueError:
         await conn.send(_error("INVALID_JSON", "frame is not valid JSON"))
         return

@@ -6,6 +6,7 @@ import zlib
 
 from aiohttp import web
 
+from plexus.gateway import fastjson
 from plexus.gateway.state import STATE, error, require_key
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
@@ -60,7 +61,7 @@ async def _ingest(request):
         if data is None:
             return error(413, TOO_BIG)
     try:
-        body = json.loads(data)
+        body = fastjson.loads(data)
     except ValueError as e:
         return error(400, "invalid JSON: %s" % e)
     if not isinstance(body, dict):
