@@ -16,7 +16,6 @@ the offered load. Acknowledgements still wait for the commit.
 """
 
 import asyncio
-import collections
 import logging
 import time
 
@@ -32,8 +31,7 @@ class Intake:
     def __init__(self, max_points=None):
         self.max_points = DEFAULT_MAX_POINTS if max_points is None else max(1, int(max_points))
         self.points = 0                          # queued, not yet committed
-        self._waiting = collections.OrderedDict()  # ticket -> monotonic time queued, oldest first
-        self._ticket = 0
+        self._waiting = {}                       # future -> (monotonic time queued, points), oldest first
         self._room = asyncio.Event()
         self._room.set()
         self._was_full = False                   # since the last check(): for the warning line
@@ -56,26 +54,24 @@ class Intake:
 
     def oldest_wait_s(self):
         """How long the oldest queued batch has waited for its commit (0 when empty)."""
-        for t in self._waiting.values():
+        for t, _ in self._waiting.values():
             return time.monotonic() - t
         return 0.0
 
     def track(self, fut, n_points):
         """Count a store write (an awaitable future) until it completes; returns it."""
         n = max(1, n_points)
-        self._ticket += 1
-        ticket = self._ticket
-        self._waiting[ticket] = time.monotonic()
+        self._waiting[fut] = (time.monotonic(), n)
         self.points += n
-        if self.full and self._room.is_set():
+        if self.points >= self.max_points and self._room.is_set():
             self._room.clear()
             self._was_full = True
             self.full_events += 1
-        fut.add_done_callback(lambda f: self._done(ticket, n, f))
+        fut.add_done_callback(self._done)
         return fut
 
-    def _done(self, ticket, n, fut):
-        del self._waiting[ticket]
+    def _done(self, fut):
+        n = self._waiting.pop(fut)[1]
         self.points -= n
         if fut.cancelled() or fut.exception() is not None:
             self.store_failures += 1
