@@ -46,6 +46,10 @@ def configure(p):
     p.add_argument("--max-queued-points", type=int, default=None, metavar="N",
                    help="points waiting for the store before device sockets are paused and /ingest answers "
                         "503 (default 50000)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes sharing the port (default 1; more need a coordination bus shared "
+                        "by the workers, which the SQLite gateway does not have)")
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for each worker
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -79,6 +83,14 @@ def run_gateway(args):
     if args.max_queued_points is not None and args.max_queued_points < 1:
         print("error: --max-queued-points must be at least 1", file=sys.stderr)
         return 2
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    from plexus.gateway import workers
+    refused = workers.workers_refused(args.workers)
+    if refused:
+        print("error: " + refused, file=sys.stderr)
+        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
@@ -90,7 +102,9 @@ def run_gateway(args):
     try:
         limits = Limits.off() if args.no_rate_limits else Limits(source_burst=args.source_burst,
                                                                  source_rate=args.source_rate)
-        return server.run(args.host, args.port, _db(args), limits, ctx, args.max_queued_points)
+        if args.workers > 1:
+            return workers.supervise(args.workers, args.host, args.port, workers.worker_argv(args))
+        return server.run(args.host, args.port, _db(args), limits, ctx, args.max_queued_points, args.reuse_port)
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1

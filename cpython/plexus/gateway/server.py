@@ -18,12 +18,13 @@ def tls_context(cert, key):
     return ctx
 
 
-async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, max_queued_points=None):
+async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, max_queued_points=None,
+                reuse_port=False):
     app = make_app(db_path, rate_limits, max_queued_points)
     # auto_decompress off: /ingest unpacks gzip itself, with the 5 MiB limit on the result
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, auto_decompress=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port or None)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
@@ -42,8 +43,9 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
         await runner.cleanup()
 
 
-def run(host, port, db_path, rate_limits=None, ssl_context=None, max_queued_points=None):
+def run(host, port, db_path, rate_limits=None, ssl_context=None, max_queued_points=None, reuse_port=False):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, max_queued_points=max_queued_points))
+    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, max_queued_points=max_queued_points,
+                      reuse_port=reuse_port))
     return 0
