@@ -201,7 +201,7 @@ def run_step(gw, devices, rate, seconds, procs, prefix):
     wall = max(r["wall_s"] for r in results)
     return {"devices": devices, "acked_per_s": acked / wall, "offered_per_s": sum(r["made"] for r in results) / wall,
             "p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "gw_cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
-            "rss_first": rss[0], "rss_max": max(rss), "rss_last": rss[-1],
+            "rss_first": rss[0], "rss_max": max(rss), "rss_last": rss[-1], "rss": rss,
             "cpu_per_frame_ms": 1000 * (cpu1 - cpu0) / acked if acked else float("nan"),
             "gen_cpu": 100 * sum(r["cpu_s"] for r in results) / wall,
             "backlog_at_end": sum(r["backlog_at_end"] for r in results),
@@ -254,6 +254,8 @@ def main():
                 print("  gateway RSS %.0f MB at the start, %.0f MB max, %.0f MB at the end; gateway CPU %.0f%%, "
                       "generator CPU %.0f%%" % (r["rss_first"], r["rss_max"], r["rss_last"], r["gw_cpu"],
                                                 r["gen_cpu"]))
+                trace = r["rss"][::max(1, len(r["rss"]) // 8)]
+                print("  gateway RSS over the window: %s MB" % " ".join("%.0f" % x for x in trace))
                 print("  ack p50 %.1f ms, p99 %.1f ms" % (r["p50"], r["p99"]))
                 lost = r["frames_total"] * POINTS - stored
                 print("  frames produced %d, points stored %d: %s" % (
