@@ -1,7 +1,7 @@
 """`plexus gateway`: run the local gateway, and manage its API keys.
 
     plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM]
-                   [--source-rate N] [--source-burst N] [--no-rate-limits]
+                   [--source-rate N] [--source-burst N] [--no-rate-limits] [--max-queued-points N] [--workers N]
     plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
@@ -49,7 +49,6 @@ def configure(p):
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes sharing the port (default 1; more need a coordination bus shared "
                         "by the workers, which the SQLite gateway does not have)")
-    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for each worker
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -104,7 +103,8 @@ def run_gateway(args):
                                                                  source_rate=args.source_rate)
         if args.workers > 1:
             return workers.supervise(args.workers, args.host, args.port, workers.worker_argv(args))
-        return server.run(args.host, args.port, _db(args), limits, ctx, args.max_queued_points, args.reuse_port)
+        return server.run(args.host, args.port, _db(args), limits, ctx, args.max_queued_points,
+                          reuse_port=os.environ.get(workers.WORKER_ENV) == "1")
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ import sys
 import time
 
 RESTART_DELAY_S = 1.0
+WORKER_ENV = "PLEXUS_GATEWAY_WORKER"  # set for the workers: listen with SO_REUSEPORT
 
 
 def workers_refused(n):
@@ -45,10 +46,11 @@ def hold_port(host, port):
 
 
 def supervise(n, host, port, worker_argv):
-    """Run `n` workers (`python -m plexus.gateway <worker_argv> --port P --reuse-port`) until a signal."""
+    """Run `n` workers (`python -m plexus.gateway <worker_argv> --port P`) until a signal."""
     holder = hold_port(host, port)
     port = holder.getsockname()[1]
-    cmd = [sys.executable, "-m", "plexus.gateway"] + list(worker_argv) + ["--port", str(port), "--reuse-port"]
+    cmd = [sys.executable, "-m", "plexus.gateway"] + list(worker_argv) + ["--port", str(port)]
+    env = dict(os.environ, **{WORKER_ENV: "1"})
     stopping = []
 
     def stop(sig, frame):
@@ -56,7 +58,7 @@ def supervise(n, host, port, worker_argv):
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    procs = [subprocess.Popen(cmd) for _ in range(n)]
+    procs = [subprocess.Popen(cmd, env=env) for _ in range(n)]
     print("supervising %d gateway workers on port %d (pids %s)" % (n, port, " ".join(str(p.pid) for p in procs)),
           file=sys.stderr, flush=True)
     try:
@@ -66,7 +68,7 @@ def supervise(n, host, port, worker_argv):
                     print("gateway worker %d (pid %d) exited with %s; restarting it in %.0f s"
                           % (i, p.pid, p.returncode, RESTART_DELAY_S), file=sys.stderr, flush=True)
                     time.sleep(RESTART_DELAY_S)
-                    procs[i] = subprocess.Popen(cmd)
+                    procs[i] = subprocess.Popen(cmd, env=env)
             time.sleep(0.2)  # the supervisor's polling interval
     finally:
         for p in procs:
