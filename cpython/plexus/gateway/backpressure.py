@@ -73,7 +73,9 @@ class Intake:
     def _done(self, fut):
         n = self._waiting.pop(fut)[1]
         self.points -= n
-        if fut.cancelled() or fut.exception() is not None:
+        if fut.cancelled():  # its waiter went away (shutdown); the write itself went on
+            pass
+        elif fut.exception() is not None:
             self.store_failures += 1
         elif fut.result() is not None:
             self.frames_stored += 1

@@ -37,6 +37,8 @@ def workers_refused(n):
 
 def hold_port(host, port):
     """A bound, never listening socket with SO_REUSEPORT: fixes the port for every worker."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise OSError("--workers needs SO_REUSEPORT (Linux, BSD, macOS)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -97,7 +99,3 @@ def worker_argv(args):
         out += ["--max-queued-points", str(args.max_queued_points)]
     return out
 
-
-if os.name != "posix":  # pragma: no cover
-    def supervise(n, host, port, worker_argv):  # noqa: F811
-        raise OSError("--workers needs SO_REUSEPORT (Linux, BSD, macOS)")
