@@ -5,7 +5,9 @@ a warning line says how far behind the gateway is, and no frame is lost:
 every acknowledged or 200 batch is stored, and everything is stored in the
 end as the clients resend."""
 
+import asyncio
 import json
+import logging
 import re
 import threading
 import time
@@ -165,3 +167,37 @@ def test_beyond_capacity_the_gateway_pushes_back_and_loses_nothing(tight):
     assert line
     minutes = (time.monotonic() - t0) / 60
     assert len(re.findall("gateway is behind", gw.log())) <= 1 + minutes  # once a minute, not once per frame
+
+
+def test_the_behind_warning_comes_once_a_minute_and_then_says_caught_up(monkeypatch, caplog):
+    from plexus.gateway import backpressure
+    clock = [1000.0]
+    fake_time = type("FakeTime", (), {"monotonic": staticmethod(lambda: clock[0])})
+    monkeypatch.setattr(backpressure, "time", fake_time)  # the queue's clock only: minutes pass in no time
+
+    async def scenario():
+        q = backpressure.Intake(max_points=10)
+        fut = asyncio.get_running_loop().create_future()
+        q.track(fut, 10)                       # full
+        assert q.full
+        for _ in range(150):                   # 150 s behind: a warning at 0, 60 and 120 s
+            q.check()
+            clock[0] += 1
+        waiter = asyncio.ensure_future(q.room())
+        await asyncio.sleep(0)
+        assert q.paused_reads == 1 and not waiter.done()
+        fut.set_result(10)                     # committed: room again, the paused reader goes on
+        await asyncio.wait_for(waiter, 10)
+        assert q.points == 0 and q.points_stored == 10 and not q.full
+        for _ in range(12):                    # 12 s without being behind: caught up
+            q.check()
+            clock[0] += 1
+
+    with caplog.at_level(logging.INFO, logger="plexus.gateway"):
+        asyncio.run(scenario())
+    lines = [r.getMessage() for r in caplog.records]
+    behind = [m for m in lines if m.startswith("gateway is behind")]
+    assert len(behind) == 3
+    assert "10 points in 1 batches queued for the store (limit 10), oldest waiting 0.0 s" in behind[0]
+    assert "oldest waiting 120.0 s" in behind[2]
+    assert lines[-1] == "gateway caught up: 0 points queued for the store"
