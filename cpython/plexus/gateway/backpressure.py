@@ -21,7 +21,7 @@ import time
 
 log = logging.getLogger("plexus.gateway")
 
-DEFAULT_MAX_POINTS = 50000   # ~2 s of the writer's throughput on a small machine
+DEFAULT_MAX_POINTS = 50000   # a few seconds of the writer's throughput on a small machine
 WARN_EVERY_S = 60.0
 BEHIND_WAIT_S = 2.0          # the oldest queued batch waiting this long also counts as behind
 CAUGHT_UP_S = 10.0           # not behind for this long: caught up
