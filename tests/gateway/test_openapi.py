@@ -21,6 +21,7 @@ UNDOCUMENTED = {
     "/{name}": "the dashboard's static files",
     "/openapi.json": "the document itself (the hosted one does not list itself either)",
     "/vendor/{name}": "the dashboard's chart library files",
+    "/metrics": "Prometheus text, not JSON (the hosted gateway serves its own the same way)",
 }
 
 

@@ -1,11 +1,13 @@
 """The gateway application: routes, shared state, and an orderly shutdown."""
 
+import asyncio
 import logging
 import os
 
 from aiohttp import web
 
-from plexus.gateway import app_api, data_api, data_delete, device_ws, ingest, openapi, streams
+from plexus.gateway import app_api, data_api, data_delete, device_ws, ingest, metrics, openapi, streams
+from plexus.gateway.backpressure import Intake
 from plexus.gateway.browser_ws import browser_socket
 from plexus.gateway.commands import Commands
 from plexus.gateway.edge import data_api_edge
@@ -20,6 +22,7 @@ from plexus_core import __version__, limits
 log = logging.getLogger("plexus.gateway")
 DASHBOARD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dashboard")
 VERSION_HEADER = "x-plexus-version"
+WATCH = web.AppKey("plexus_intake_watch", asyncio.Task)
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
@@ -73,11 +76,12 @@ async def _join_cluster(st):
     await cluster.start()
 
 
-def make_app(db_path, rate_limits=None, profile=DEFAULT):
+def make_app(db_path, rate_limits=None, profile=DEFAULT, max_queued_points=None):
     """The app on the store at `db_path`: a SQLite file or a postgresql:// URL."""
     store = open_store(db_path)
     hub = Hub()
-    st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile)
+    st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile,
+                      Intake(max_queued_points))
     app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[data_api_edge, store_unavailable])
     app[STATE] = st
     app.add_routes([
@@ -87,13 +91,15 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
         web.options("/ingest", ingest.preflight),
         web.get("/ws/device", device_ws.device_socket),
         web.get("/ws/browser", browser_socket),
-    ] + data_api.routes() + data_delete.routes() + streams.routes() + st.commands.routes() + app_api.routes() + [
+    ] + metrics.routes() + data_api.routes() + data_delete.routes() + streams.routes() + st.commands.routes() + \
+        app_api.routes() + [
         web.get("/", dashboard),
         web.get("/{name}", dashboard),
         web.get("/vendor/{name}", dashboard),
     ])
 
     async def on_shutdown(app):
+        app[WATCH].cancel()
         if profile.goodbye:
             await device_ws.goodbye(st)
         else:
@@ -104,6 +110,7 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT):
     async def on_startup(app):
         await store.open()
         await _join_cluster(st)
+        app[WATCH] = asyncio.ensure_future(st.intake.watch())
 
     async def on_cleanup(app):
         if hub.cluster is not None:

@@ -2,7 +2,7 @@
 
     plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM]
                    [--source-rate N] [--source-burst N] [--no-rate-limits] [--profile NAME]
-                   [--retention 30d]
+                   [--retention 30d] [--max-queued-points N] [--workers N]
     plexus gateway keys create [--db PATH] [--create] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
@@ -116,6 +116,12 @@ def configure(p):
                         "the hosted gateway of August 2026 (no acks, no clock sync, no batch dedup, no goodbye, "
                         "typed_command only, silent 0.5 ms per-source drop)")
     add_retention(p)
+    p.add_argument("--max-queued-points", type=int, default=None, metavar="N",
+                   help="points waiting for the store before device sockets are paused and /ingest answers "
+                        "503 (default 50000)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes sharing the port (default 1; more need a coordination bus shared "
+                        "by the workers, which the SQLite gateway does not have)")
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys,migrate}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -191,6 +197,17 @@ def run_gateway(args):
     from plexus.gateway import server
     from plexus.gateway.ratelimit import Limits
 
+    if args.max_queued_points is not None and args.max_queued_points < 1:
+        print("error: --max-queued-points must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    from plexus.gateway import workers
+    refused = workers.workers_refused(args.workers)
+    if refused:
+        print("error: " + refused, file=sys.stderr)
+        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
@@ -209,7 +226,10 @@ def run_gateway(args):
             source_burst=args.source_burst, source_rate=args.source_rate,
             source_min_interval=1.0 / args.source_rate if profile.silent_source_limit and args.source_rate > 0
             else None)
-        return server.run(args.host, args.port, path, limits, ctx, profile)
+        if args.workers > 1:
+            return workers.supervise(args.workers, args.host, args.port, workers.worker_argv(args))
+        return server.run(args.host, args.port, path, limits, ctx, profile, args.max_queued_points,
+                          reuse_port=os.environ.get(workers.WORKER_ENV) == "1")
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1

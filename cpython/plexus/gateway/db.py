@@ -111,12 +111,19 @@ class GroupWriter:
 
     def __init__(self, path):
         self._conn = connect(path)
-        self._jobs = queue.Queue()
+        self._jobs = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="gateway-writer", daemon=True)
         self._thread.start()
 
     def submit(self, fn, *args):
         fut = concurrent.futures.Future()
+        self._jobs.put((fut, fn, args))
+        return fut
+
+    def submit_async(self, loop, fn, *args):
+        """Like submit, as a future of the asyncio `loop`: a group's results
+        reach the loop in one wake-up instead of one per job (the hot path)."""
+        fut = loop.create_future()
         self._jobs.put((fut, fn, args))
         return fut
 
@@ -162,14 +169,37 @@ class GroupWriter:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            for fut, _, _ in group:
-                fut.set_exception(e)
-            return
-        for fut, ok, value in results:
-            if ok:
-                fut.set_result(value)
-            else:
-                fut.set_exception(value)
+            results = [(fut, False, e) for fut, _, _ in group]
+        _deliver(results)
+
+
+def _deliver(results):
+    on_loops = {}
+    for r in results:
+        if isinstance(r[0], concurrent.futures.Future):
+            _settle(r)
+        else:
+            on_loops.setdefault(r[0].get_loop(), []).append(r)
+    for loop, rs in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, rs)
+        except RuntimeError:  # that loop is closed: nobody waits for these any more
+            pass
+
+
+def _settle_all(results):
+    for r in results:
+        _settle(r)
+
+
+def _settle(r):
+    fut, ok, value = r
+    if fut.cancelled():  # its waiter gave up; the write itself is done
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
 
 
 class Readers:

@@ -150,6 +150,7 @@ async def device_socket(request):
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break
+            await st.intake.room()  # the store is behind: stop reading, TCP pushes back on the device
     except ConnectionError:  # the device vanished while we were answering it
         pass
     finally:
@@ -191,6 +192,7 @@ async def _send_results(conn, st):
             if not (conn.acks and seq is not None):
                 continue
             frame = {"type": "telemetry_ack", "seq": seq}
+            st.counters.acks_sent += 1
         await _quietly(conn.send(frame))
 
 
@@ -219,6 +221,7 @@ async def _text(conn, st, text, valid_utf8=True):
         return
     t = f.get("type")
     if t == "telemetry" or t == "video_frame":
+        st.counters.telemetry_frames += t == "telemetry"
         if not conn.telemetry_bucket.take():
             conn.rate_limited += 1
             conn.out.put_nowait((_seq(f), None, _error("RATE_LIMITED", "message rate exceeded", _seq(f))))
@@ -287,7 +290,8 @@ def _telemetry(conn, st, f):
             conn.out.put_nowait((seq, None, _error("SOURCE_LIMIT", "this source is over its message ceiling; "
                                                    "send fewer, larger batches", seq)))
         return  # the hosted ceiling drops the frame without a word
-    conn.out.put_nowait((seq, st.store.store_batch(conn.source_id, batch_id, clean), clean))
+    conn.out.put_nowait((seq, st.intake.track(st.store.store_batch(conn.source_id, batch_id, clean), len(clean)),
+                         clean))
 
 
 def _binary(conn, st, data):

@@ -42,10 +42,13 @@ def _gunzip(data):
 
 async def _ingest(request):
     st = request.app[STATE]
+    st.counters.ingest_requests += 1
     try:
         key = await require_key(request, "write")
     except web.HTTPException as e:
         return error(e.status, json.loads(e.text)["error"])
+    if st.intake.full:
+        return _behind(st)
     if (request.content_length or 0) > limits.HTTP_BODY_LIMIT:
         return error(413, TOO_BIG)
     try:
@@ -90,7 +93,7 @@ async def _ingest(request):
             dropped += len(pts)
             continue
         try:
-            stored = await st.store.store_batch(sid, batch_id, pts)
+            stored = await st.intake.track(st.store.store_batch(sid, batch_id, pts), len(pts))
         except StoreUnavailable:
             raise  # the database server is gone: 503 (app.py), the client retries
         except Exception as e:
@@ -106,6 +109,16 @@ async def _ingest(request):
     if len(groups) == 1:
         out["source_id"] = next(iter(groups))
     return json_response(out)
+
+
+def _behind(st):
+    """503 + Retry-After: the store's queue is full; nothing of this request was read or stored."""
+    st.intake.refuse_http()
+    wait = st.intake.retry_after_s()
+    resp = error(503, "the gateway is behind (%d points queued for its store); retry after %d s"
+                 % (st.intake.points, wait))
+    resp.headers["Retry-After"] = str(wait)
+    return resp
 
 
 def _group(body, points):

@@ -20,17 +20,19 @@ def tls_context(cert, key):
     return ctx
 
 
-async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, profile=DEFAULT):
-    app = make_app(db_path, rate_limits, profile)
+async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, profile=DEFAULT,
+                max_queued_points=None, reuse_port=False):
+    app = make_app(db_path, rate_limits, profile, max_queued_points)
     # auto_decompress off: /ingest unpacks gzip itself, with the 5 MiB limit on the result
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, auto_decompress=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port or None)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
     print("listening on %s (database %s, profile %s)" % (url, redact_url(db_path), profile.name), file=sys.stderr,
           flush=True)
+    print("queue depth, lag and counters: %s/metrics" % url, file=sys.stderr, flush=True)
     if ready is not None:
         ready(url)
     stop = asyncio.Event()
@@ -45,11 +47,13 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
         await runner.cleanup()
 
 
-def run(host, port, db_path, rate_limits=None, ssl_context=None, profile=DEFAULT):
+def run(host, port, db_path, rate_limits=None, ssl_context=None, profile=DEFAULT, max_queued_points=None,
+        reuse_port=False):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, profile=profile))
+        asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, profile=profile,
+                          max_queued_points=max_queued_points, reuse_port=reuse_port))
     except StoreUnavailable as e:  # PostgreSQL unreachable at start (the message names the URL, no password)
         print("error: %s" % e, file=sys.stderr)
         return 1

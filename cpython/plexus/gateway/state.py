@@ -2,17 +2,21 @@
 
 from aiohttp import web
 
+from plexus.gateway.backpressure import Intake
 from plexus.gateway.jsontext import dumps, json_response
+from plexus.gateway.metrics import Counters
 from plexus.gateway.profile import DEFAULT
 
 
 class GatewayState:
-    def __init__(self, store, hub, limits, commands, profile=DEFAULT):
+    def __init__(self, store, hub, limits, commands, profile=DEFAULT, intake=None):
         self.store = store
         self.hub = hub
         self.limits = limits
         self.commands = commands
         self.profile = profile
+        self.intake = intake or Intake()  # the bounded queue in front of the store writer
+        self.counters = Counters()        # for /metrics
 
 
 STATE = web.AppKey("plexus_gateway", GatewayState)

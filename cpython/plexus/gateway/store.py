@@ -363,7 +363,7 @@ class SqliteStore(Store):
         self._readers.close()
 
     def _write(self, fn, *args):
-        return asyncio.wrap_future(self._writer.submit(fn, *args))
+        return self._writer.submit_async(asyncio.get_running_loop(), fn, *args)
 
     def _read(self, fn, *args):
         return asyncio.wrap_future(self._readers.submit(fn, *args))

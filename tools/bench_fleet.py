@@ -1,0 +1,273 @@
+"""The gateway under a fleet's load: N device sockets, each sending one
+10-point frame a second with acks on, against a fresh local gateway
+(SQLite, synchronous=FULL, rate limits off).
+
+Per step it prints the ack latency (p50/p99), the gateway's CPU (% of one
+core) and RSS, its CPU per frame, and the load generator's own CPU, so the
+reader sees when the machine, not the gateway, is the limit. Then the
+overload case: offered load about twice what the gateway's CPU per frame
+allows, to show that RSS stays flat, no frame is lost, and devices are
+slowed by backpressure (they keep unacknowledged frames, at most 32 in
+flight, as real clients do).
+
+    .venv/bin/python tools/bench_fleet.py [--devices 100,500,1000,2000,5000] [--seconds 60]
+        [--procs N] [--overload-devices 1000] [--overload-seconds 60] [--no-overload]
+
+Each generator process (asyncio + aiohttp) runs a share of the sockets.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+WINDOW = 32          # unacknowledged frames a device keeps in flight (the clients' limit)
+POINTS = 10
+
+
+# -- the generator (one process, many sockets) ----------------------------------------
+
+class Device:
+    def __init__(self, sid):
+        self.sid = sid
+        self.seq = 0          # last frame sent
+        self.acked = 0
+        self.made = 0         # frames the device has produced (sent or buffered)
+        self.sent_at = {}     # seq -> perf_counter at send
+        self.lat = []         # ack latencies (s) inside the measuring window
+        self.wake = asyncio.Event()
+
+
+def _frame(sid, seq):
+    now = int(time.time() * 1000)
+    pts = ",".join('{"metric":"m%d","value":%d.5,"timestamp":%d}' % (i, seq + i, now) for i in range(POINTS))
+    return '{"type":"telemetry","seq":%d,"batch_id":"%s-%d","points":[%s]}' % (seq, sid, seq, pts)
+
+
+async def _device(session, url, key, dev, rate, clock):
+    async with session.ws_connect(url + "/ws/device", max_msg_size=0, heartbeat=None) as ws:
+        await ws.send_str(json.dumps({"type": "device_auth", "api_key": key, "source_id": dev.sid,
+                                      "platform": "bench", "agent_version": "0", "protocol": 1, "acks": True}))
+        reply = await ws.receive_json()
+        assert reply["type"] == "authenticated", reply
+        clock["connected"] += 1
+
+        async def read_acks():
+            async for msg in ws:
+                f = json.loads(msg.data)
+                if f.get("type") != "telemetry_ack":
+                    continue
+                now = time.perf_counter()
+                for s in range(dev.acked + 1, f["seq"] + 1):
+                    t = dev.sent_at.pop(s)
+                    if clock["measuring"]:
+                        dev.lat.append(now - t)
+                dev.acked = f["seq"]
+                dev.wake.set()
+
+        reader = asyncio.ensure_future(read_acks())
+        await clock["go"].wait()
+        period = 1.0 / rate
+        next_t = time.perf_counter() + random.random() * period
+        try:
+            while not clock["stop"] or dev.seq < dev.made:
+                if not clock["stop"]:
+                    now = time.perf_counter()
+                    while next_t <= now:         # the device produces a frame on schedule, sent or not
+                        dev.made += 1
+                        next_t += period
+                while dev.seq < dev.made and dev.seq - dev.acked < WINDOW:
+                    dev.seq += 1
+                    dev.sent_at[dev.seq] = time.perf_counter()
+                    await ws.send_str(_frame(dev.sid, dev.seq))
+                dev.wake.clear()
+                timeout = None if clock["stop"] else max(0.0, next_t - time.perf_counter())
+                try:
+                    await asyncio.wait_for(dev.wake.wait(), timeout)
+                except asyncio.TimeoutError:
+                    pass
+            while dev.acked < dev.seq:
+                dev.wake.clear()
+                await asyncio.wait_for(dev.wake.wait(), 120)
+        finally:
+            reader.cancel()
+
+
+async def _generate(url, key, prefix, first, count, rate, seconds):
+    import aiohttp
+    clock = {"connected": 0, "go": asyncio.Event(), "stop": False, "measuring": False}
+    devs = [Device("%s-%d" % (prefix, i)) for i in range(first, first + count)]
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        tasks = []
+        for d in devs:  # connect in small waves, as a fleet coming online does
+            tasks.append(asyncio.ensure_future(_device(session, url, key, d, rate, clock)))
+            if len(tasks) % 50 == 0:
+                await asyncio.sleep(0.05)
+        while clock["connected"] < count:
+            await asyncio.sleep(0.05)
+            for t in tasks:
+                if t.done() and t.exception():
+                    raise t.exception()
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
+        clock["go"].set()
+        await asyncio.sleep(min(2.0, seconds / 5))    # let the phases spread out before measuring
+        clock["measuring"] = True
+        ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        acked0 = sum(d.acked for d in devs)
+        made0 = sum(d.made for d in devs)
+        print("measuring", flush=True)
+        await asyncio.sleep(seconds)
+        ru1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        acked1 = sum(d.acked for d in devs)
+        made1 = sum(d.made for d in devs)
+        clock["measuring"] = False
+        backlog = sum(d.made - d.acked for d in devs)
+        clock["stop"] = True
+        await asyncio.gather(*tasks)
+    lat = sorted(x for d in devs for x in d.lat)
+    print(json.dumps({"cpu_s": ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime, "wall_s": t1 - t0,
+                      "acked": acked1 - acked0, "made": made1 - made0, "backlog_at_end": backlog,
+                      "frames_total": sum(d.made for d in devs), "lat": lat[::max(1, len(lat) // 20000)]}),
+          flush=True)
+
+
+def worker_main(argv):
+    url, key, prefix = argv[0], argv[1], argv[2]
+    first, count, rate, seconds = int(argv[3]), int(argv[4]), float(argv[5]), float(argv[6])
+    asyncio.run(_generate(url, key, prefix, first, count, rate, seconds))
+
+
+# -- the driver ------------------------------------------------------------------------
+
+def _proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_rss_mb(pid):
+    with open("/proc/%d/statm" % pid) as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+def _stored(gw):
+    return gw._query("SELECT count(*) FROM points", ())[0][0]
+
+
+def _pct(lat, q):
+    return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else float("nan")
+
+
+def run_step(gw, devices, rate, seconds, procs, prefix):
+    """One load level; returns a dict of results."""
+    share = [devices // procs + (1 if i < devices % procs else 0) for i in range(procs)]
+    workers, first = [], 0
+    for n in share:
+        if n:
+            workers.append(subprocess.Popen([sys.executable, __file__, "--worker", gw.url.replace("http", "ws", 1),
+                                             gw.key, prefix, str(first), str(n), str(rate), str(seconds)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        first += n
+    for w in workers:
+        assert w.stdout.readline().strip() == "ready", "a generator process failed to connect its sockets"
+    for w in workers:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    for w in workers:
+        assert w.stdout.readline().strip() == "measuring"
+    pid = gw.proc.pid
+    cpu0, t0 = _proc_cpu_s(pid), time.perf_counter()
+    rss = [_proc_rss_mb(pid)]
+    while time.perf_counter() - t0 < seconds:
+        time.sleep(min(1.0, seconds / 10))   # sampling the gateway's RSS while the generators run
+        rss.append(_proc_rss_mb(pid))
+    cpu1, t1 = _proc_cpu_s(pid), time.perf_counter()
+    results = [json.loads(w.stdout.readline()) for w in workers]
+    for w in workers:
+        w.wait(300)
+    lat = sorted(x for r in results for x in r["lat"])
+    acked = sum(r["acked"] for r in results)
+    wall = max(r["wall_s"] for r in results)
+    return {"devices": devices, "acked_per_s": acked / wall, "offered_per_s": sum(r["made"] for r in results) / wall,
+            "p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "gw_cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
+            "rss_first": rss[0], "rss_max": max(rss), "rss_last": rss[-1], "rss": rss,
+            "cpu_per_frame_ms": 1000 * (cpu1 - cpu0) / acked if acked else float("nan"),
+            "gen_cpu": 100 * sum(r["cpu_s"] for r in results) / wall,
+            "backlog_at_end": sum(r["backlog_at_end"] for r in results),
+            "frames_total": sum(r["frames_total"] for r in results)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--devices", default="100,500,1000,2000,5000", help="comma-separated socket counts")
+    ap.add_argument("--seconds", type=float, default=60, help="measuring window per step (default 60)")
+    ap.add_argument("--procs", type=int, default=0, help="generator processes (default: one per 1,500 sockets)")
+    ap.add_argument("--overload-devices", type=int, default=1000)
+    ap.add_argument("--overload-seconds", type=float, default=None, help="default: --seconds")
+    ap.add_argument("--no-overload", action="store_true")
+    ap.add_argument("--gateway-args", default="", help="more `plexus gateway` options, space-separated")
+    args = ap.parse_args()
+    from support.gateway import Gateway
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, both ends
+    with tempfile.TemporaryDirectory() as tmp:
+        gw = Gateway(tmp, rate_limits=False, args=args.gateway_args.split())
+        gw.start()
+        try:
+            print("gateway pid %d, %d cores, load average %.1f at start (a shared machine skews every number)"
+                  % (gw.proc.pid, os.cpu_count(), os.getloadavg()[0]))
+            print("%7s %9s %9s %9s %8s %8s %10s %8s" % ("devices", "frames/s", "ack p50", "ack p99", "gw CPU",
+                                                       "gw RSS", "CPU/frame", "gen CPU"))
+            last = None
+            for n in [int(x) for x in args.devices.split(",")]:
+                procs = args.procs or max(1, -(-n // 1500))
+                r = run_step(gw, n, 1.0, args.seconds, procs, "step%d" % n)
+                last = r
+                print("%7d %9.0f %7.1fms %7.1fms %7.0f%% %6.0fMB %8.3fms %7.0f%%" % (
+                    n, r["acked_per_s"], r["p50"], r["p99"], r["gw_cpu"], r["rss_max"], r["cpu_per_frame_ms"],
+                    r["gen_cpu"]), flush=True)
+            if last and not args.no_overload:
+                capacity = 1000.0 / last["cpu_per_frame_ms"]      # frames/s one core allows
+                nd = args.overload_devices
+                rate = 2 * capacity / nd
+                secs = args.overload_seconds or args.seconds
+                before = _stored(gw)
+                r = run_step(gw, nd, rate, secs, args.procs or max(1, -(-nd // 1500)), "overload")
+                stored = _stored(gw) - before
+                print("\noverload: %d devices x %.1f frames/s = %.0f frames/s offered (~2x the %.0f frames/s "
+                      "one core allows at %.3f ms/frame), %.0f s" % (nd, rate, nd * rate, capacity,
+                                                                   last["cpu_per_frame_ms"], secs))
+                print("  acknowledged %.0f frames/s (devices slowed by backpressure: %d frames buffered on the "
+                      "devices at the end of the window)" % (r["acked_per_s"], r["backlog_at_end"]))
+                print("  gateway RSS %.0f MB at the start, %.0f MB max, %.0f MB at the end; gateway CPU %.0f%%, "
+                      "generator CPU %.0f%%" % (r["rss_first"], r["rss_max"], r["rss_last"], r["gw_cpu"],
+                                                r["gen_cpu"]))
+                trace = r["rss"][::max(1, len(r["rss"]) // 8)]
+                print("  gateway RSS over the window: %s MB" % " ".join("%.0f" % x for x in trace))
+                print("  ack p50 %.1f ms, p99 %.1f ms" % (r["p50"], r["p99"]))
+                lost = r["frames_total"] * POINTS - stored
+                print("  frames produced %d, points stored %d: %s" % (
+                    r["frames_total"], stored, "nothing lost" if lost == 0 else "%d POINTS MISSING" % lost))
+                print("  " + (gw.log().count("gateway is behind") and "the gateway logged that it was behind"
+                              or "no 'behind' warning in the gateway's log"))
+        finally:
+            gw.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2:])
+    else:
+        main()
