@@ -5,7 +5,7 @@ One decision table for every runtime, so boards and CPython react the same.
 
 import json
 
-OK = "ok"              # stored: delete the batch (body may report `dropped`)
+OK = "ok"              # answered: stored as far as `count` says (stored_count)
 RETRY = "retry"        # transient (429, 5xx, timeouts): keep and retry later
 AUTH = "auth"          # 401/403: keep, stop sending, tell the user
 REJECTED = "rejected"  # 400/413/422: the batch itself is bad: isolate the culprit
@@ -35,6 +35,25 @@ def dropped_count(body):
         if type(n) is int and n > 0:
             return n
     return 0
+
+
+def stored_count(body, sent):
+    """How many of `sent` readings a 2xx answer says were stored: `count`
+    when the gateway gives it, else `sent` less any `dropped`."""
+    try:
+        d = json.loads(body)
+    except (ValueError, TypeError):
+        return sent
+    if not isinstance(d, dict):
+        return sent
+    stored = sent
+    n = d.get("count")
+    if type(n) is int and 0 <= n < sent:
+        stored = n
+    n = d.get("dropped")
+    if type(n) is int and n > 0 and sent - n < stored:
+        stored = sent - n
+    return stored
 
 
 def error_text(body, limit=200):

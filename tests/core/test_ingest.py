@@ -21,3 +21,12 @@ def test_dropped_and_error_text():
     assert ingest.dropped_count("not json") == 0
     assert ingest.error_text('{"error":"invalid gzip body"}') == "invalid gzip body"
     assert ingest.error_text(b"plain") == "plain"
+
+
+def test_stored_count_reads_count_and_dropped():
+    assert ingest.stored_count('{"success":true,"count":3}', 3) == 3
+    assert ingest.stored_count('{"success":true,"count":0,"source_id":"a"}', 3) == 0
+    assert ingest.stored_count('{"success":true,"count":0,"dropped":3}', 3) == 0
+    assert ingest.stored_count('{"success":true,"dropped":1}', 3) == 2
+    assert ingest.stored_count('{"success":true}', 3) == 3
+    assert ingest.stored_count("", 3) == 3
