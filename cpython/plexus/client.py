@@ -202,11 +202,15 @@ class Plexus:
         return self._intake.persist(self.timeout if timeout is None else timeout)
 
     def flush_buffer(self, timeout=None):
-        """Deliver everything now and wait for the gateway's acknowledgement.
+        """Deliver everything now and wait until a gateway confirmed it.
 
-        Returns True when nothing is left to deliver, False when the gateway
-        could not be reached or did not confirm within `timeout` (default:
-        the client timeout); the readings then stay queued and go out later."""
+        Returns True only when the gateway confirmed storing every reading:
+        an acknowledgement on the WebSocket, or, from a gateway that does
+        not acknowledge telemetry (the hosted one), a 200 from POST /ingest
+        whose `count` covers the whole batch. A mere socket write never
+        counts. False when the gateway could not be reached or did not
+        confirm within `timeout` (default: the client timeout); the readings
+        then stay queued and go out later."""
         t = self.timeout if timeout is None else timeout
         if self._closed:
             return self.buffer_size() == 0
