@@ -1,5 +1,6 @@
 """A real local gateway process for tests: `Gateway(tmpdir)` and the
-`gateway` pytest fixture.
+`gateway` pytest fixture; `Gateway(tmpdir, profile="hosted-2026-08")` and the
+`hosted_gateway` fixture behave like the hosted gateway's 2026-08 snapshot.
 
 The gateway runs as `python -m plexus.gateway` on 127.0.0.1; restarts reuse
 the same port and database, the way a device sees a real gateway restart.
@@ -22,7 +23,7 @@ LISTENING = re.compile(rb"listening on https?://127\.0\.0\.1:(\d+)")
 
 
 class Gateway:
-    def __init__(self, tmpdir, rate_limits=True, tls=None, args=()):
+    def __init__(self, tmpdir, rate_limits=True, tls=None, args=(), profile=None):
         self.dir = Path(tmpdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = str(self.dir / "gateway.db")
@@ -30,6 +31,7 @@ class Gateway:
         self.rate_limits = rate_limits
         self.tls = tls  # (cert.pem, key.pem): serve HTTPS and WSS
         self.args = list(args)  # more `plexus gateway` options
+        self.profile = profile  # `--profile`; None = the default
         self.port = None
         self.proc = None
         self.key = self.create_key(name="test")
@@ -59,6 +61,8 @@ class Gateway:
             cmd.append("--no-rate-limits")
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        if self.profile:
+            cmd += ["--profile", self.profile]
         cmd += self.args
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -81,7 +85,7 @@ class Gateway:
             return f.read().decode("utf-8", "replace")
 
     def stop(self, timeout=30):
-        """SIGTERM: the gateway says goodbye (1001) to devices and exits."""
+        """SIGTERM: the gateway says goodbye (1001) to devices (not in the hosted profile) and exits."""
         if self.proc is None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -132,6 +136,14 @@ class Gateway:
 @pytest.fixture
 def gateway(tmp_path):
     gw = Gateway(tmp_path / "gateway")
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def hosted_gateway(tmp_path):
+    gw = Gateway(tmp_path / "hosted-gateway", profile="hosted-2026-08")
     gw.start()
     yield gw
     gw.stop()

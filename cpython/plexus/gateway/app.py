@@ -8,6 +8,7 @@ from aiohttp import web
 from plexus.gateway import app_api, data_api, device_ws, ingest, streams
 from plexus.gateway.commands import Commands
 from plexus.gateway.hub import Hub
+from plexus.gateway.profile import DEFAULT
 from plexus.gateway.ratelimit import Limits
 from plexus.gateway.state import STATE, GatewayState
 from plexus.gateway.store import SqliteStore
@@ -32,10 +33,10 @@ async def dashboard(request):
     return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[ext], "Cache-Control": "no-cache"})
 
 
-def make_app(db_path, rate_limits=None):
+def make_app(db_path, rate_limits=None, profile=DEFAULT):
     store = SqliteStore(db_path)
     hub = Hub()
-    st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub))
+    st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile)
     app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT)
     app[STATE] = st
     app.add_routes([
@@ -49,7 +50,10 @@ def make_app(db_path, rate_limits=None):
     ])
 
     async def on_shutdown(app):
-        await device_ws.goodbye(st)
+        if profile.goodbye:
+            await device_ws.goodbye(st)
+        else:
+            device_ws.hang_up(st)
         for v in list(hub.metric_viewers | hub.log_viewers | hub.video_viewers):
             await v.ws.close(code=1001, message=b"going away")
 

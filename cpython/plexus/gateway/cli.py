@@ -1,7 +1,7 @@
 """`plexus gateway`: run the local gateway, and manage its API keys.
 
     plexus gateway [--host 127.0.0.1] [--port 8080] [--db PATH] [--tls-cert PEM --tls-key PEM]
-                   [--source-rate N] [--source-burst N] [--no-rate-limits]
+                   [--source-rate N] [--source-burst N] [--no-rate-limits] [--profile NAME]
     plexus gateway keys create [--db PATH] [--name N] [--scope write,read,commands] [--source ID]
     plexus gateway keys list [--db PATH]
     plexus gateway keys revoke ID_OR_NAME [--db PATH]
@@ -10,6 +10,8 @@
 import argparse
 import os
 import sys
+
+from plexus.gateway.profile import PROFILES
 
 DEFAULT_DB = os.path.join("~", ".plexus", "gateway.db")
 
@@ -38,11 +40,16 @@ def configure(p):
     p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     p.add_argument("--source-rate", type=float, default=2000, metavar="N",
                    help="telemetry messages per second one source may send, WebSocket and HTTP together "
-                        "(default 2000)")
+                        "(default 2000; in the hosted-2026-08 profile a message sooner than 1/N s after the "
+                        "source's previous one is dropped)")
     p.add_argument("--source-burst", type=float, default=500, metavar="N",
                    help="messages a source may send at once above --source-rate (default 500)")
     p.add_argument("--no-rate-limits", action="store_true",
                    help="switch off every message rate limit (for benchmarks)")
+    p.add_argument("--profile", default="default", choices=sorted(PROFILES),
+                   help="device-side behaviour: default (docs/protocol.md), or hosted-2026-08 to behave like "
+                        "the hosted gateway of August 2026 (no acks, no clock sync, no batch dedup, no goodbye, "
+                        "typed_command only, silent 0.5 ms per-source drop)")
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -82,9 +89,12 @@ def run_gateway(args):
         print("error: cannot load the TLS certificate or key: %s" % e, file=sys.stderr)
         return 2
     try:
-        limits = Limits.off() if args.no_rate_limits else Limits(source_burst=args.source_burst,
-                                                                 source_rate=args.source_rate)
-        return server.run(args.host, args.port, _db(args), limits, ctx)
+        profile = PROFILES[args.profile]
+        limits = Limits.off() if args.no_rate_limits else Limits(
+            source_burst=args.source_burst, source_rate=args.source_rate,
+            source_min_interval=1.0 / args.source_rate if profile.silent_source_limit and args.source_rate > 0
+            else None)
+        return server.run(args.host, args.port, _db(args), limits, ctx, profile)
     except OSError as e:
         print("error: cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e), file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import uuid
 
 from aiohttp import web
 
+from plexus.gateway.profile import DEFAULT
 from plexus.gateway.state import error, require_source
 from plexus.gateway.store import now_ms
 from plexus_core.commands import is_name
@@ -19,15 +20,16 @@ DEFAULT_TTL_S = 30.0
 
 
 class Commands:
-    def __init__(self, store, hub):
+    def __init__(self, store, hub, profile=DEFAULT):
         self.store = store
         self.hub = hub
+        self.profile = profile
 
     # -- device side ------------------------------------------------------------
     def check_manifest(self, conn):
         """Error frames for v1 manifest entries the gateway cannot use; those
         entries are left out of the source's command list."""
-        if conn.protocol != 1:
+        if conn.protocol != 1 or not self.profile.commands_v1:
             return []
         errors, good = [], []
         for entry in conn.commands:
@@ -42,6 +44,8 @@ class Commands:
         return errors
 
     async def device_connected(self, conn):
+        if not self.profile.commands_v1:
+            return
         for run in await self.store.open_runs(conn.source_id):
             if run["attempt"] == 0 and now_ms() >= run["deadline_ms"]:
                 run["state"] = "expired"  # queued while the device was away, and too late now
@@ -120,6 +124,8 @@ class Commands:
         if conn is None:
             return web.json_response({"queued": False, "error": "source %r is not connected" % sid}, status=409)
         cid = str(uuid.uuid4())
+        if not self.profile.commands_v1:  # the hosted relay always names the target source in the params
+            params = dict(params, source_id=sid)
         await self.store.new_command(cid, sid, body["command"], params)
         await conn.send({"type": "typed_command", "id": cid, "command": body["command"], "params": params})
         return web.json_response({"queued": True, "id": cid})
@@ -162,9 +168,13 @@ class Commands:
         return web.json_response(run)
 
     def routes(self):
-        return [
+        legacy = [
             web.post("/v1/sources/{source_id}/commands", self.send_legacy),
             web.get("/v1/sources/{source_id}/commands/{command_id}", self.get_legacy),
+        ]
+        if not self.profile.commands_v1:  # the hosted snapshot has no runs
+            return legacy
+        return legacy + [
             web.post("/v1/sources/{source_id}/runs", self.start_run),
             web.get("/v1/sources/{source_id}/runs/{run_id}", self.get_run),
         ]

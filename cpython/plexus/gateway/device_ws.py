@@ -29,10 +29,11 @@ MAX_BATCH_ID = 128
 class DeviceConn:
     """One authenticated device socket."""
 
-    def __init__(self, ws, source_id, auth, limits_):
+    def __init__(self, ws, source_id, auth, limits_, profile, transport):
         self.ws = ws
+        self.transport = transport   # to hang up without a close frame
         self.source_id = source_id
-        self.acks = auth.get("acks") is True
+        self.acks = profile.acks and auth.get("acks") is True
         self.protocol = auth.get("protocol")
         self.platform = auth.get("platform")
         self.agent_version = auth.get("agent_version")
@@ -87,15 +88,16 @@ async def device_socket(request):
     if not key.may_use(source_id):
         return await _refuse(ws, "API key is limited to another source")
 
-    conn = DeviceConn(ws, source_id, auth, st.limits)
+    conn = DeviceConn(ws, source_id, auth, st.limits, st.profile, request.transport)
     manifest_errors = st.commands.check_manifest(conn)  # drops the entries it reports
     await st.store.describe_source(source_id, conn.platform, conn.agent_version, conn.commands, None)
     st.hub.attach(conn)
     log.info("device %s connected (%s %s)", source_id, conn.platform, conn.agent_version)
     sender = conn.sender = asyncio.ensure_future(_send_results(conn, st))
     try:
-        reply = {"type": "authenticated", "source_id": source_id, "protocol": 1,
-                 "max_frame_bytes": limits.WS_READ_LIMIT}
+        reply = {"type": "authenticated", "source_id": source_id}
+        if st.profile.commands_v1:  # the hosted snapshot names no protocol version or frame limit
+            reply.update(protocol=1, max_frame_bytes=limits.WS_READ_LIMIT)
         if conn.acks:
             reply["acks"] = True
         reply["server_time_ms"] = now_ms()  # last, so the disk write above does not age it
@@ -114,6 +116,8 @@ async def device_socket(request):
         pass
     finally:
         st.hub.detach(conn)
+        if st.hub.device(source_id) is None:
+            st.limits.forget(source_id)
         conn.out.put_nowait(None)
         await sender
         log.info("device %s disconnected (close code %s)", source_id, ws.close_code)
@@ -181,10 +185,6 @@ async def _text(conn, st, text):
             conn.out.put_nowait((_seq(f), None, _error("RATE_LIMITED", "message rate exceeded", _seq(f))))
             return
         if t == "telemetry":
-            if not st.limits.source_allows(conn.source_id):
-                conn.out.put_nowait((_seq(f), None, _error("SOURCE_LIMIT", "this source is over its message "
-                                                           "ceiling; send fewer, larger batches", _seq(f))))
-                return
             _telemetry(conn, st, f)
         else:
             frame = video.from_json(f, conn.source_id)
@@ -199,7 +199,7 @@ async def _text(conn, st, text):
     if t == "heartbeat":
         st.store.touch_source(conn.source_id)
         sync = f.get("sync")
-        if type(sync) in (int, float):  # our clock-sync extension: echo with the gateway's time
+        if type(sync) in (int, float) and st.profile.clock_sync:  # our clock-sync extension: echo our time
             await conn.send({"type": "time", "sync": f["sync"], "server_time_ms": now_ms()})
     elif t == "pong":
         pass
@@ -213,7 +213,7 @@ async def _text(conn, st, text):
             await conn.send(_error("INVALID_MESSAGE", "device_error: %s" % e))
             return
         conn.out.put_nowait((None, st.store.store_batch(conn.source_id, None, [p]), [p]))
-    elif t in ("command_result", "command_status", "command_sync"):
+    elif t == "command_result" or (st.profile.commands_v1 and t in ("command_status", "command_sync")):
         await st.commands.device_frame(conn, f)
     else:
         await conn.send(_error("INVALID_MESSAGE", "unknown message type: %r" % (t,)))
@@ -222,7 +222,7 @@ async def _text(conn, st, text):
 def _telemetry(conn, st, f):
     seq = _seq(f)
     points = f.get("points")
-    batch_id = f.get("batch_id")
+    batch_id = f.get("batch_id") if st.profile.batch_dedup else None
     detail = None
     if not isinstance(points, list):
         detail = "points must be an array"
@@ -245,6 +245,11 @@ def _telemetry(conn, st, f):
     if detail is not None:
         conn.out.put_nowait((seq, None, _error("INVALID_MESSAGE", detail, seq)))
         return
+    if not st.limits.source_allows(conn.source_id):
+        if not st.profile.silent_source_limit:
+            conn.out.put_nowait((seq, None, _error("SOURCE_LIMIT", "this source is over its message ceiling; "
+                                                   "send fewer, larger batches", seq)))
+        return  # the hosted ceiling drops the frame without a word
     conn.out.put_nowait((seq, st.store.store_batch(conn.source_id, batch_id, clean), clean))
 
 
@@ -273,3 +278,9 @@ async def goodbye(st):
         await asyncio.wait(senders, timeout=5)
     for c in conns:
         await _quietly(c.ws.close(code=1001, message=b"going away"))
+
+
+def hang_up(st):
+    """Shutdown without a goodbye (the hosted snapshot): the sockets just close."""
+    for c in st.hub.all_devices():
+        c.transport.close()

@@ -77,7 +77,7 @@ async def _ingest(request):
     for sid in groups:
         if not key.may_use(sid):
             return error(403, "API key is limited to another source than %r" % sid)
-    batch_id = body.get("batch_id")
+    batch_id = body.get("batch_id") if st.profile.batch_dedup else None
     if batch_id is not None and (len(groups) != 1 or not isinstance(batch_id, str) or not 0 < len(batch_id) <= 128):
         return error(400, "batch_id must be a string of 1 to 128 characters, for one source per request")
     count = dropped = 0
@@ -96,7 +96,7 @@ async def _ingest(request):
             st.hub.publish_points(sid, pts)
         count += len(pts)
     out = {"success": True, "count": count}
-    if dropped:
+    if dropped and not st.profile.silent_source_limit:  # the hosted answer only has the lower count
         out["dropped"] = dropped
     if len(groups) == 1:
         out["source_id"] = next(iter(groups))

@@ -31,13 +31,17 @@ class Limits:
     Per connection: telemetry messages (burst 2000, 500/s) and control
     messages (burst 60, 20/s). Per source, WebSocket and HTTP together:
     telemetry messages (burst 500, 2000/s); over it a WebSocket frame gets
-    SOURCE_LIMIT and an /ingest request reports its points as `dropped`."""
+    SOURCE_LIMIT and an /ingest request reports its points as `dropped`.
+    With `source_min_interval` (seconds) the per-source ceiling is the hosted
+    gateway's instead: a message sooner than that after the source's last
+    accepted one is over it (the profile decides that it is dropped silently)."""
 
     def __init__(self, telemetry_burst=2000, telemetry_rate=500, control_burst=60, control_rate=20,
-                 source_burst=500, source_rate=2000):
+                 source_burst=500, source_rate=2000, source_min_interval=None):
         self.telemetry = (telemetry_burst, telemetry_rate)
         self.control = (control_burst, control_rate)
         self.source = (source_burst, source_rate)
+        self.source_min_interval = source_min_interval
         self._sources = {}
 
     @classmethod
@@ -52,7 +56,19 @@ class Limits:
 
     def source_allows(self, source_id):
         """Take one message from the source's ceiling; False when it is over."""
+        if self.source_min_interval is not None:
+            now = time.monotonic()
+            last = self._sources.get(source_id)
+            if last is not None and now - last < self.source_min_interval:
+                return False
+            self._sources[source_id] = now
+            return True
         b = self._sources.get(source_id)
         if b is None:
             b = self._sources[source_id] = TokenBucket(*self.source)
         return b.take()
+
+    def forget(self, source_id):
+        """The source's last device socket closed: the hosted ceiling starts afresh."""
+        if self.source_min_interval is not None:
+            self._sources.pop(source_id, None)

@@ -8,6 +8,7 @@ import sys
 from aiohttp import web
 
 from plexus.gateway.app import make_app
+from plexus.gateway.profile import DEFAULT
 
 
 def tls_context(cert, key):
@@ -18,8 +19,8 @@ def tls_context(cert, key):
     return ctx
 
 
-async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None):
-    app = make_app(db_path, rate_limits)
+async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, profile=DEFAULT):
+    app = make_app(db_path, rate_limits, profile)
     # auto_decompress off: /ingest unpacks gzip itself, with the 5 MiB limit on the result
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, auto_decompress=False)
     await runner.setup()
@@ -27,7 +28,7 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
-    print("listening on %s (database %s)" % (url, db_path), file=sys.stderr, flush=True)
+    print("listening on %s (database %s, profile %s)" % (url, db_path, profile.name), file=sys.stderr, flush=True)
     if ready is not None:
         ready(url)
     stop = asyncio.Event()
@@ -37,12 +38,13 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
     try:
         await stop.wait()
     finally:
-        print("shutting down: closing device connections (1001 going away)", file=sys.stderr, flush=True)
+        print("shutting down: closing device connections%s" % (" (1001 going away)" if profile.goodbye else ""),
+              file=sys.stderr, flush=True)
         await runner.cleanup()
 
 
-def run(host, port, db_path, rate_limits=None, ssl_context=None):
+def run(host, port, db_path, rate_limits=None, ssl_context=None, profile=DEFAULT):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context))
+    asyncio.run(serve(host, port, db_path, rate_limits, ssl_context=ssl_context, profile=profile))
     return 0

@@ -2,13 +2,16 @@
 
 from aiohttp import web
 
+from plexus.gateway.profile import DEFAULT
+
 
 class GatewayState:
-    def __init__(self, store, hub, limits, commands):
+    def __init__(self, store, hub, limits, commands, profile=DEFAULT):
         self.store = store
         self.hub = hub
         self.limits = limits
         self.commands = commands
+        self.profile = profile
 
 
 STATE = web.AppKey("plexus_gateway", GatewayState)
