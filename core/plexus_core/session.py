@@ -139,6 +139,10 @@ class DeviceSession:
         """Keys written and not yet acknowledged, oldest first."""
         return [w[1] for w in self._window]
 
+    def newest_in_flight(self):
+        """The key of the newest frame in flight, or None."""
+        return self._window[-1][1] if self._window else None
+
     def ack_overdue(self, now_ms):
         """The oldest unacked frame waited too long: drop the connection."""
         return bool(self._window) and now_ms - self._window[0][3] >= limits.ACK_TIMEOUT_MS

@@ -30,7 +30,7 @@ import select
 import socket
 import threading
 
-from plexus_core import __version__, batch, limits
+from plexus_core import __version__, batch, ingest, limits
 from plexus_core import delivery as D
 from plexus_core import session as S
 from plexus_core.clock import Monotonic
@@ -63,7 +63,7 @@ class Sender:
                                        clock=clock,
                                        window_points=4 * limits.MAX_POINTS_PER_BATCH)
         # SQLite rows split in place: a refused batch is halved to isolate its bad reading.
-        self.delivery = D.Delivery(self.session, random.random, can_split=True,
+        self.delivery = D.Delivery(self.session, clock, random.random, can_split=True,
                                    http_retry_ms=lambda a: int(1000 * self.retry.get_delay(a)))
         self.heartbeat_ms = limits.HEARTBEAT_MS
         self.on_command = None
@@ -229,9 +229,8 @@ class Sender:
         try:
             while not self._stop and ended is None:
                 now = self._now()
-                why = d.overdue(now)
-                if why:
-                    log.debug("connection ended: %s", why)
+                if self.session.auth_overdue(now) or self.session.ack_overdue(now):
+                    log.debug("connection ended: the gateway did not answer in time")
                     ended = d.lost(now)
                     break
                 if self._redeclare:  # the gateway must hear the new command list
@@ -409,7 +408,7 @@ class Sender:
             try:
                 conn.send_text(text)
             except LOST:
-                d.unsend(key)
+                self.session.unsend(key)
                 raise
             now = self._now()
         return 0.5
@@ -481,16 +480,15 @@ class Sender:
         self._written_max = max(self._written_max, key)
         answer = {}
         t0 = self._now()
-        d.post(key, n, t0)
         try:
             status, text = http.ingest(self.settings.gateway_url, self.settings.api_key, body,
                                        self.timeout, answer)
         except http.HttpUnavailable as e:
             log.debug("HTTP ingest failed: %s", e)
-            acts = d.post_failed(self._now())
+            acts = d.post_failed(key, self._now())
         else:
             now = self._now()
-            acts = d.posted(status, text, answer.get("date_ms"), now - t0, now)
+            acts = ingest.answered(d, key, n, status, text, answer.get("date_ms"), now - t0, now)
         self._act(acts)
         if (any(a[0] == D.RESEND for a in acts)
                 and not any(a[0] == D.REPORT and a[1] == D.HELD for a in acts)):

@@ -14,11 +14,7 @@ def test_classify():
         assert ingest.classify(s) == ingest.OTHER
 
 
-def test_dropped_and_error_text():
-    assert ingest.dropped_count('{"success":true,"count":3,"dropped":2}') == 2
-    assert ingest.dropped_count('{"success":true,"count":3}') == 0
-    assert ingest.dropped_count('{"dropped":true}') == 0
-    assert ingest.dropped_count("not json") == 0
+def test_error_text():
     assert ingest.error_text('{"error":"invalid gzip body"}') == "invalid gzip body"
     assert ingest.error_text(b"plain") == "plain"
 
