@@ -236,7 +236,8 @@ class Plexus:
 
     @property
     def dropped_points(self):
-        """Readings the gateway accepted and then discarded for a limit (lost)."""
+        """Kept for compatibility, stays 0: readings a gateway answers as not
+        stored (a short `count` or `dropped`) are sent again, not given up."""
         return self._alerts.dropped_points
 
     @property
