@@ -253,9 +253,8 @@ class Sender:
                     if kind == CLOSE:
                         ended = d.closed(value, self._now())
                         break
-                    acts = d.receive(value, self._now())
-                    if self._act(acts, True):
-                        ended = acts
+                    if self._act(d.receive(value, self._now()), True):
+                        ended = []  # (carried out already: the connection is over)
             if ended is None:  # stopping
                 conn.close(1000)
                 ended = d.lost(self._now(), down=False)
