@@ -115,14 +115,6 @@ class Delivery:
             return None  # (while authenticating: learn first whether it acknowledges)
         return HTTP
 
-    def wait_ms(self, now):
-        """How long until path() may change on its own (at most 1 s)."""
-        t = now + 1000
-        for at in (self.hold_until, self.http_at, self.last_sent + PACE_MS):
-            if at - now > 0 and at - t < 0:
-                t = at
-        return t - now if t - now > 0 else 0
-
     def connect_due(self, now):
         return self.session.state == _CLOSED and now - self.ws_at >= 0
 

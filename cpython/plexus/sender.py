@@ -385,7 +385,7 @@ class Sender:
         while not self._stop:
             path = d.path(now)
             if path is None:
-                return min(0.5, d.wait_ms(now) / 1000.0) if self._pending() else 0.5
+                return min(0.5, self._wait_ms(now) / 1000.0) if self._pending() else 0.5
             if path == D.HTTP:  # a gateway without acks: telemetry goes where it is confirmed
                 row = self._next_after(-1)
                 if row is None:
@@ -414,6 +414,13 @@ class Sender:
 
     def _pending(self):
         return self.store.points > 0
+
+    def _wait_ms(self, now):
+        """How long to sleep before the Delivery's path() may open (at most 1 s)."""
+        d = self.delivery
+        soonest = min((at for at in (d.hold_until, d.http_at, d.last_sent + D.PACE_MS) if at > now),
+                      default=now + 1000)
+        return min(soonest - now, 1000)
 
     def _written(self, key):
         if self._redo and self._redo[0] == key:
@@ -465,7 +472,7 @@ class Sender:
         if self.store.points > 0 and d.path(now) == D.HTTP:
             row = self._next_after(-1)
         if row is None:
-            wait = min(1000, d.wait_ms(now)) if self.store.points > 0 else 1000
+            wait = min(1000, self._wait_ms(now)) if self.store.points > 0 else 1000
             if self.use_ws:
                 wait = min(wait, d.ws_at - now)
             self._sleep(max(wait, 1))
