@@ -2,10 +2,14 @@
 
 The CPython sender and the board links do the I/O (sockets, SQLite, flash)
 and tell a Delivery what happened; it answers with actions. It owns what is
-in flight (over the WebSocket in the session's window, by storage key; over
-HTTP the one request waiting for its answer), the refusal policy, pacing,
-the reconnect, HTTP-retry and refused-key schedules, and the HTTP Date
-clock fix, so a board and a Raspberry Pi behave alike.
+in flight (over the WebSocket in the session's window, by storage key, so
+an ack names what to delete; over HTTP one request at a time, named in its
+answer), the refusal policy, pacing, the reconnect, HTTP-retry and
+refused-key schedules, and the HTTP Date clock fix, so a board and a
+Raspberry Pi behave alike. Its less frequent transitions are written in
+plexus_core.setbacks (a connection ended, no answer, a refusal) and
+plexus_core.ingest (an /ingest answer), loaded only when they happen, so a
+board's heap holds only the common path.
 
     d = Delivery(session, clock, rand01, can_split=True)
     d.path(now)                -> WS, HTTP or None: where telemetry may go now
