@@ -6,7 +6,8 @@ as CPython): when a request may go (pacing, retry and refused-key
 schedules), what its answer means (a 200 whose `count` is short is sent
 again; a refused segment is dropped and counted), and the Date clock fix.
 The WebSocket link uses this one for telemetry when its gateway does not
-acknowledge, passing its own Delivery and action handler.
+acknowledge, passing its own Delivery, action handler and I/O buffer (the
+two never use it at the same time).
 """
 
 from plexus_core import __version__, delivery as D, frames, ingest
@@ -17,16 +18,9 @@ POST_PER_POLL = 4
 
 
 class HttpLink:
-    def __init__(self, px, delivery=None, act=None):
+    def __init__(self, px, delivery=None, act=None, buf=None):
         self.px = px
-        url = px.url
-        if url[0][:2] == "ws":  # beside the WebSocket link: gateway_url's /ingest
-            from plexus_core import boardsetup, forget
-            url = boardsetup.parse_url(px.gateway_url)
-            boardsetup = None
-            forget("boardsetup")
-            forget("source_id")
-        scheme, host, port, path = url
+        scheme, host, port, path = px.ingest_url
         self.scheme, self.host, self.port = scheme, host, port
         self.path = path.rstrip("/") + "/ingest"
         self.headers = {"Content-Type": "application/json", "x-api-key": px.api_key,
@@ -35,7 +29,7 @@ class HttpLink:
         self.delivery = delivery or D.Delivery(None, px._clock, rand01, can_split=False)
         self.act = act or self._act
         self.conn = None
-        self._io = bytearray(512)    # segment pieces out, the answer in
+        self._io = buf or bytearray(512)  # segment pieces out, the answer in
         self._iomv = memoryview(self._io)
 
     def connected(self):

@@ -68,8 +68,9 @@ class WsLink:
                     return
         if px._log.seqs and d.path(px._mono.ms()) == D.HTTP:
             if self.http is None:  # loaded only when telemetry has to go that way
+                gc.collect()
                 from plexus_core.httplink import HttpLink
-                self.http = HttpLink(px, d, self._act)
+                self.http = HttpLink(px, d, self._act, self._io)
             self.http.poll(px._mono.ms(), 0)
         if wait_ms and self.ws is not None:
             self._receive(wait_ms)
