@@ -22,6 +22,7 @@ from plexus_core.wsconn import WsConn
 _SEND_PER_POLL = const(4)       # frames written per poll() at most
 _FRAMES_PER_POLL = const(16)    # server frames handled per poll() at most
 _MAX_MESSAGE = const(16384)     # acks, auth replies and command runs are small
+_HTTP_WHEN_WS_AWAY_MS = const(120000)  # longer than any reconnect backoff (<= 75 s)
 
 
 class WsLink:
@@ -66,12 +67,18 @@ class WsLink:
                 except OSError as e:
                     self._end("sending failed: %r" % (e,), d.lost(px._mono.ms()))
                     return
-        if px._log.seqs and d.path(px._mono.ms()) == D.HTTP:
+        now = px._mono.ms()
+        # Unlike CPython, a board does not post while its socket is only
+        # reconnecting (both links at once cost heap a board may not have):
+        # it posts beside an open socket without acks, or when the next
+        # WebSocket try is minutes away (streaming not in the plan).
+        if (px._log.seqs and d.path(now) == D.HTTP
+                and (self.ws is not None or d.ws_at - now > _HTTP_WHEN_WS_AWAY_MS)):
             if self.http is None:  # loaded only when telemetry has to go that way
                 gc.collect()
                 from plexus_core.httplink import HttpLink
                 self.http = HttpLink(px, d, self._act, self._io)
-            self.http.poll(px._mono.ms(), 0)
+            self.http.poll(now, 0)
         if wait_ms and self.ws is not None:
             self._receive(wait_ms)
 
