@@ -1,4 +1,4 @@
-"""Shared set-up for the delivery tests (test_delivery*.py)."""
+"""Shared set-up for the delivery tests (test_delivery_*.py)."""
 
 from plexus_core import delivery as D, session as S
 from session_util import KEY

@@ -1,6 +1,6 @@
 """Delivery after setbacks: the link going and coming back, refused keys
 and plans, closes, and the clock from the Date header (the rest of the
-table is test_delivery.py)."""
+table is test_delivery_policy.py)."""
 
 from plexus_core import delivery as D
 from delivery_util import ACKING_AUTH, HOSTED_AUTH, T0, connected, make, reports
