@@ -209,7 +209,9 @@ class Sender:
         except LOST as e:
             log.debug("connect failed: %s", self.alerts.redact(e))
             self.offline = True
+            ended = self.last_retry_ms  # (a failed connect is not a connection that ended)
             self._act(self.delivery.lost(self._now()))
+            self.last_retry_ms = ended
             return None
         with self._lock:
             self._conn = conn
