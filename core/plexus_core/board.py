@@ -142,8 +142,10 @@ class Plexus:
             self._raise = exc
 
     def flush(self, timeout=None):
-        """Deliver everything now; True when the gateway stored all of it,
-        False if it could not within `timeout` s (default: the client timeout)."""
+        """Deliver everything now; True only when the gateway confirmed
+        storing all of it (an acknowledgement, or an /ingest 200 whose count
+        covers the segment), False if it could not within `timeout` s
+        (default: the client timeout)."""
         limit = self.timeout_ms if timeout is None else _ms(timeout)
         self._log.seal()
         start = self._mono.ms()

@@ -77,6 +77,7 @@ def configure(px, api_key, source_id, gateway_url, ws_url, transport, timeout,
     px.gateway_url = gw
     px.ws_url = ws_url
     px.url = parse_url(url)  # (scheme, host, port, path) the link connects to
+    px.ingest_url = parse_url(gw)  # POST /ingest's, also beside a WebSocket without acks
     px.api_key = api_key
     px.source_id = source_id
     px.transport = transport

@@ -1,13 +1,16 @@
 """Delivery of flash segments with POST /ingest (docs/protocol.md §2).
 
 One segment is one request carrying the segment's batch id, on a kept-alive
-connection. The answer is read through plexus_core.ingest (the same decision
-table as CPython): stored -> delete; transient -> keep and back off; key
-refused -> keep and report; the batch itself refused -> drop and report.
+connection. I/O only: plexus_core.delivery decides (the same state machine
+as CPython): when a request may go (pacing, retry and refused-key
+schedules), what its answer means (a 200 whose `count` is short is sent
+again; a refused segment is dropped and counted), and the Date clock fix.
+The WebSocket link uses this one for telemetry when its gateway does not
+acknowledge, passing its own Delivery, action handler and I/O buffer (the
+two never use it at the same time).
 """
 
-from plexus_core import __version__, frames, ingest
-from plexus_core.backoff import Backoff
+from plexus_core import __version__, delivery as D, frames, ingest
 from plexus_core.http11 import Response, date_ms, request_head
 from plexus_core.net import Closed, Conn, host_header, rand01, tls_context
 
@@ -15,43 +18,58 @@ POST_PER_POLL = 4
 
 
 class HttpLink:
-    def __init__(self, px):
+    def __init__(self, px, delivery=None, act=None, buf=None):
         self.px = px
-        scheme, host, port, path = px.url
+        scheme, host, port, path = px.ingest_url
         self.scheme, self.host, self.port = scheme, host, port
         self.path = path.rstrip("/") + "/ingest"
         self.headers = {"Content-Type": "application/json", "x-api-key": px.api_key,
                         "User-Agent": "plexus-micropython/" + __version__}
-        self.backoff = Backoff(rand01)
+        # Flash segments cannot be split yet: a refused one is dropped, counted.
+        self.delivery = delivery or D.Delivery(None, px._clock, rand01, can_split=False)
+        self.act = act or self._act
         self.conn = None
-        self.retry_at = 0
-        self._io = bytearray(512)    # segment pieces out, the answer in
+        self._io = buf or bytearray(512)  # segment pieces out, the answer in
         self._iomv = memoryview(self._io)
 
     def connected(self):
         return self.conn is not None
 
     def poll(self, now, wait_ms):
-        log = self.px._log
+        px = self.px
+        log = px._log
+        d = self.delivery
         posted = 0
-        while log.seqs and posted < POST_PER_POLL and now - self.retry_at >= 0:
+        while log.seqs and posted < POST_PER_POLL and d.path(now) == D.HTTP:
             seq = log.seqs[0]
             r = log.check(seq, self._io)
             if r is None:
                 continue  # failed its CRC: removed and counted by the log
             bid, npts, plen = r
-            head = frames.ingest_body(self.px.source_id, [""], bid)[:-2].encode()
+            head = frames.ingest_body(px.source_id, [""], bid)[:-2].encode()
             try:
-                status, body = self._post(head, seq, plen)
+                status, body, date, rtt = self._post(head, seq, plen)
             except (OSError, ValueError) as e:
                 self.close()
-                self.px.last_error = "POST %s://%s:%d%s failed: %r" % (
+                px.last_error = "POST %s://%s:%d%s failed: %r" % (
                     self.scheme, self.host, self.port, self.path, e)
-                self.retry_at = now + self.backoff.next_ms()
+                self.act(d.post_failed(seq, px._mono.ms()))
                 return
-            self._answer(status, body, seq, npts, now)
+            now = px._mono.ms()
+            self.act(ingest.answered(d, seq, npts, status, body, date, rtt, now))
             posted += 1
-            now = self.px._mono.ms()
+
+    def _act(self, acts):
+        """The Delivery's actions for a board that only speaks HTTP."""
+        for a in acts:
+            k = a[0]
+            if k == D.DELETE:
+                self.px.last_error = None
+                for seq in a[1]:
+                    self.px._log.delete(seq)
+            elif k == D.DROP or k == D.REPORT and a[1] != D.LINK_DOWN and a[1] != D.LINK_UP:
+                from plexus_core import refusals
+                refusals.act(self.px, a)
 
     def _post(self, head, seq, plen):
         px = self.px
@@ -93,47 +111,7 @@ class HttpLink:
                 resp.feed(self._iomv[:k])
         if not resp.keep_alive:
             self.close()
-        self._date_sync(resp.headers.get("date"), px._mono.ms() - start)
-        return resp.status, resp.body
-
-    def _date_sync(self, header, rtt_ms):
-        """Without the WebSocket's server_time_ms, the Date header (whole
-        seconds) is the gateway's clock: used only to fix an error over a
-        second, so its coarseness never moves timestamps back and forth.
-        Boards often start with no idea of the time, so this matters."""
-        d = date_ms(header)
-        if d is None:
-            return
-        clock = self.px._clock
-        offset = d + 500 + rtt_ms // 2 - clock.local_ms()
-        if abs(offset - clock.offset_ms) > 1000 + rtt_ms:
-            clock.offset_ms = offset
-
-    def _answer(self, status, body, seq, npts, now):
-        px = self.px
-        log = px._log
-        kind = ingest.classify(status)
-        if kind == ingest.OK:
-            log.delete(seq)
-            self.backoff.reset()
-            px.last_error = None
-            d = ingest.dropped_count(body)
-            if d:
-                from plexus_core import refusals
-                refusals.points_dropped(px, d)
-            return
-        from plexus_core import refusals
-        why = "HTTP %d: %s" % (status, ingest.error_text(body))
-        if kind == ingest.REJECTED:
-            log.delete(seq)
-            refusals.batch_refused(px, npts, why)
-            return
-        px.last_error = why
-        self.retry_at = now + self.backoff.next_ms()
-        if kind == ingest.AUTH:
-            refusals.key_refused(px, " (%s)" % why)
-        elif kind == ingest.OTHER:
-            refusals.answered(px, why)
+        return resp.status, resp.body, date_ms(resp.headers.get("date")), px._mono.ms() - start
 
     def close(self):
         if self.conn is not None:

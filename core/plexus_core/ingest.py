@@ -1,11 +1,15 @@
 """What an /ingest answer means for the data (docs/protocol.md §2.2-2.3).
 
-One decision table for every runtime, so boards and CPython react the same.
+One decision table for every runtime, so boards and CPython react the same:
+answered() is the /ingest answer event of plexus_core.delivery's state
+machine, here so that only a client that posts loads it.
 """
 
 import json
 
-OK = "ok"              # stored: delete the batch (body may report `dropped`)
+from plexus_core import delivery as D
+
+OK = "ok"              # answered: stored as far as `count` says (stored_count)
 RETRY = "retry"        # transient (429, 5xx, timeouts): keep and retry later
 AUTH = "auth"          # 401/403: keep, stop sending, tell the user
 REJECTED = "rejected"  # 400/413/422: the batch itself is bad: isolate the culprit
@@ -24,17 +28,23 @@ def classify(status):
     return OTHER
 
 
-def dropped_count(body):
-    """`dropped` from a 200 body (points accepted but discarded by a limit)."""
+def stored_count(body, sent):
+    """How many of `sent` readings a 2xx answer says were stored: `count`
+    when the gateway gives it, else `sent` less any `dropped`."""
     try:
         d = json.loads(body)
     except (ValueError, TypeError):
-        return 0
-    if isinstance(d, dict):
-        n = d.get("dropped")
-        if type(n) is int and n > 0:
-            return n
-    return 0
+        return sent
+    if not isinstance(d, dict):
+        return sent
+    stored = sent
+    n = d.get("count")
+    if type(n) is int and 0 <= n < sent:
+        stored = n
+    n = d.get("dropped")
+    if type(n) is int and n > 0 and sent - n < stored:
+        stored = sent - n
+    return stored
 
 
 def error_text(body, limit=200):
@@ -51,3 +61,49 @@ def error_text(body, limit=200):
         except Exception:
             return ""
     return str(body)[:limit]
+
+
+def answered(d, key, n, status, body, date_ms, rtt_ms, now):
+    """The actions for the answer to a POST /ingest of stored batch `key` (n
+    readings), sent when Delivery d's path() said HTTP: status, body, the
+    Date header in epoch ms (or None) and the round trip."""
+    d.last_sent = now  # the gateway counted it before answering: pace from here
+    clock = d.clock
+    if date_ms is not None and clock is not None and not clock.synced:
+        # Without a WebSocket time sample, the Date header (whole seconds)
+        # is the gateway's clock: used only to fix an error over a second,
+        # so its coarseness never moves timestamps back and forth.
+        offset = date_ms + 500 + rtt_ms // 2 - clock.local_ms()
+        if abs(offset - clock.offset_ms) > 1000 + rtt_ms:
+            clock.offset_ms = offset
+    kind = classify(status)
+    if kind == OK:
+        d.http_attempt = 0
+        d.auth_failures = 0
+        acts = d._link(True)
+        if stored_count(body, n) < n:
+            # One source per request: a gateway over the source's limit skips
+            # the whole request (hosted: silently, with a lower count), so
+            # none of it is known stored. Same batch id again.
+            acts.append((D.RESEND, [key]))
+            acts.append((D.REPORT, D.HELD, "SOURCE_LIMIT"))
+        else:
+            acts.append((D.DELETE, [key]))
+        return acts
+    why = "HTTP %d: %s" % (status, error_text(body))
+    if kind == REJECTED:
+        try:
+            return [D.setbacks().invalid(d, key, why)]
+        finally:
+            D.done()
+    if kind == AUTH:
+        try:
+            D.setbacks().key_refused(d, now)
+        finally:
+            D.done()
+        return [(D.RESEND, [key]), (D.REPORT, D.KEY_REFUSED, why)] + d._link(False)
+    acts = d.post_failed(key, now)
+    if kind == OTHER:
+        acts.append((D.REPORT, D.ANSWERED, why))
+    return acts
+

@@ -3,7 +3,33 @@ counters, and the error poll() raises once (Plexus.report). Both transports
 use it; it loads at the first refusal, so a board that never sees one keeps
 this code off its heap."""
 
+from plexus_core import delivery as D
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
+
+
+def act(px, a):
+    """A Delivery action about a refusal: DROP, or a REPORT (not LINK_UP/DOWN)."""
+    if a[0] == D.DROP:
+        log = px._log
+        seq = a[1]
+        n = log.npts[log.seqs.index(seq)] if seq in log.seqs else 0
+        log.delete(seq)
+        batch_refused(px, n, a[2])
+        return
+    kind, detail = a[1], a[2]
+    if kind == D.KEY_REFUSED:
+        px.last_error = "the gateway refused the API key: " + str(detail)
+        key_refused(px, ": " + str(detail))
+    elif kind == D.HELD:
+        frame_held(px, detail)
+    elif kind == D.LIMITED:
+        frame_dropped(px, detail)
+    elif kind == D.ANSWERED:
+        answered(px, detail)
+    elif kind == D.NO_PLAN:
+        px.last_error = "streaming is not in the plan: readings go over HTTP"
+    else:
+        px.last_error = "gateway error " + str(detail)
 
 
 def key_refused(px, detail):
@@ -25,17 +51,10 @@ def frame_dropped(px, code):
 
 
 def frame_held(px, code):
-    """A WebSocket frame was refused for a limit: kept, sent again later."""
+    """A frame or request was not stored for a limit: kept, sent again later."""
     px.rate_limited_frames += 1
-    px.report(RateLimitedError("the gateway refused a frame (%s); it is kept and "
-                               "sent again" % code))
-
-
-def points_dropped(px, n):
-    """An /ingest answer: stored, then n readings dropped for a limit."""
-    px.dropped_points += n
-    px.report(RateLimitedError("the gateway stored and then dropped %d readings "
-                               "for a rate or plan limit" % n))
+    px.report(RateLimitedError("the gateway did not store a segment (%s); it is kept "
+                               "and sent again" % code))
 
 
 def answered(px, why):

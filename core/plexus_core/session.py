@@ -9,10 +9,12 @@ client and is restarted with start() on every connection:
     if s.can_send(n): ws.send(s.telemetry(points, batch_id, n, now))
     s.lost()                               # connection ended: ids to resend
 
-A batch counts as delivered only when an event says so: (ACKED, ids) when
-the gateway acknowledges it, or, on a gateway that does not acknowledge,
-sent_unacked() right after the write. The API key is only ever in the auth
-frame text; never log frames.
+A batch counts as delivered only when the gateway acknowledges it: (ACKED,
+keys). A frame carries the caller's storage key (its batch id unless one is
+given), so an acknowledgement names what to delete. On a gateway that does
+not acknowledge, nothing sent here is ever confirmed: plexus_core.delivery
+sends telemetry over HTTP there. The API key is only ever in the auth frame
+text; never log frames.
 """
 
 import json
@@ -26,8 +28,8 @@ READY = 2
 # Event kinds returned by receive(): tuples whose first item is one of these.
 AUTHENTICATED = "authenticated"  # (AUTHENTICATED, reply dict)
 AUTH_FAILED = "auth_failed"      # (AUTH_FAILED, message, code)
-ACKED = "acked"                  # (ACKED, [batch_id, ...]) stored: delete them
-REJECTED = "rejected"            # (REJECTED, batch_id, code, detail) not stored
+ACKED = "acked"                  # (ACKED, [key, ...]) stored: delete them
+REJECTED = "rejected"            # (REJECTED, key, code, detail) not stored
 ERROR = "error"                  # (ERROR, code, detail) not tied to a batch
 COMMAND = "command"              # (COMMAND, frame dict) typed_command, command_run, ...
 IGNORED = "ignored"              # (IGNORED, frame or text) unknown/invalid input
@@ -58,7 +60,7 @@ class DeviceSession:
         self.store_results = True
         self.protocol = 1          # commands protocol of the gateway (0: typed_command only)
         self._seq = 0
-        self._window = []          # [seq, batch_id, npoints, sent_ms], oldest first
+        self._window = []          # [seq, key, npoints, sent_ms], oldest first
         self._window_points = 0
         self._auth_sent_ms = 0
         self._last_heartbeat_ms = 0
@@ -82,8 +84,8 @@ class DeviceSession:
         return json.dumps(f, separators=(",", ":"))
 
     def lost(self):
-        """The connection ended (any reason): returns unacknowledged batch ids,
-        oldest first. They were not confirmed stored: keep and resend them."""
+        """The connection ended (any reason): returns the keys of unacknowledged
+        frames, oldest first. They were not confirmed stored: keep and resend them."""
         ids = [w[1] for w in self._window]
         self._window = []
         self._window_points = 0
@@ -109,11 +111,13 @@ class DeviceSession:
         return (len(self._window) < self.window_frames
                 and self._window_points + npoints <= self.window_points)
 
-    def telemetry(self, encoded_points, batch_id, now_ms, npoints=None):
+    def telemetry(self, encoded_points, batch_id, now_ms, npoints=None, key=None):
         """Frame text for one batch; it is in flight until acked or lost().
 
         `npoints` counts the readings when encoded_points holds them already
-        joined (one string of "p1,p2,..."), as a store of whole batches does."""
+        joined (one string of "p1,p2,..."), as a store of whole batches does.
+        `key` is what acks, rejections and lost() name it by (default: the
+        batch id), e.g. the row or segment number in the caller's store."""
         if self.state != READY:
             raise ValueError("telemetry before the connection is authenticated")
         if not self.acks:
@@ -121,20 +125,24 @@ class DeviceSession:
         if npoints is None:
             npoints = len(encoded_points)
         self._seq += 1
-        self._window.append([self._seq, batch_id, npoints, now_ms])
+        self._window.append([self._seq, batch_id if key is None else key, npoints, now_ms])
         self._window_points += npoints
         return frames.telemetry_frame(encoded_points, self._seq, batch_id)
 
-    def unsend(self, batch_id):
+    def unsend(self, key):
         """The local write of the newest frame failed: forget it."""
-        if self._window and self._window[-1][1] == batch_id:
+        if self._window and self._window[-1][1] == key:
             w = self._window.pop()
             self._window_points -= w[2]
             self._seq -= 1
 
     def in_flight(self):
-        """Batch ids written and not yet acknowledged, oldest first."""
+        """Keys written and not yet acknowledged, oldest first."""
         return [w[1] for w in self._window]
+
+    def newest_in_flight(self):
+        """The key of the newest frame in flight, or None."""
+        return self._window[-1][1] if self._window else None
 
     def ack_overdue(self, now_ms):
         """The oldest unacked frame waited too long: drop the connection."""

@@ -2,22 +2,27 @@
 
 One segment is one telemetry frame carrying the segment's batch id; the
 session (plexus_core.session) decides seq numbers, the ack window, heartbeats
-and clock sync. A segment is deleted from flash only when its frame is
-acknowledged; frames in flight when a connection ends are sent again on the
-next one (same batch id, so the gateway stores them once).
+and clock sync, and plexus_core.delivery (the same state machine as CPython)
+decides everything else: pacing, refusals, reconnect and refused-key
+schedules. This module is I/O only. A segment is deleted from flash only
+when the gateway confirmed it: its frame acknowledged, or, on a gateway that
+does not acknowledge telemetry, its POST /ingest answered with the full
+count (the HTTP link carries telemetry there while this socket stays up for
+commands and heartbeats). Frames in flight when a connection ends are sent
+again on the next one (same batch id, so the gateway stores them once).
 """
 
 import gc
 
-from plexus_core import __version__, session as S, wsframe
-from plexus_core.backoff import Backoff, goodbye_delay_ms
+from plexus_core import __version__, delivery as D, session as S, wsframe
+from plexus_core.delivery import const
 from plexus_core.net import rand01, tls_context
 from plexus_core.wsconn import WsConn
 
-SEND_PER_POLL = 4       # frames written per poll() at most
-FRAMES_PER_POLL = 16    # server frames handled per poll() at most
-MAX_MESSAGE = 16384     # acks, auth replies and command runs are small
-LIMIT_HOLD_MS = 1000    # pause after a rate/plan limit refused a frame
+_SEND_PER_POLL = const(4)       # frames written per poll() at most
+_FRAMES_PER_POLL = const(16)    # server frames handled per poll() at most
+_MAX_MESSAGE = const(16384)     # acks, auth replies and command runs are small
+_HTTP_WHEN_WS_AWAY_MS = const(120000)  # longer than any reconnect backoff (<= 75 s)
 
 
 class WsLink:
@@ -26,11 +31,10 @@ class WsLink:
         self.url = px.url
         self.session = S.DeviceSession(px.api_key, px.source_id, __version__,
                                        platform="micropython", clock=px._clock)
-        self.backoff = Backoff(rand01)
+        # Flash segments cannot be split yet: a refused one is dropped, counted.
+        self.delivery = D.Delivery(self.session, px._clock, rand01, can_split=False)
         self.ws = None        # the WsConn while connected
-        self.retry_at = 0     # monotonic ms before which no reconnect is tried
-        self.hold_until = 0   # monotonic ms before which no frame is sent
-        self.flight = []      # [batch_id, seq] written and not yet acknowledged
+        self.http = None      # the HTTP link, once telemetry has to go that way
         self._io = bytearray(512)    # socket reads, and frames written in pieces
 
     def connected(self):
@@ -39,34 +43,43 @@ class WsLink:
     # -- the poll step ---------------------------------------------------------------
 
     def poll(self, now, wait_ms):
-        cmds = self.px._commands
+        px = self.px
+        cmds = px._commands
+        d = self.delivery
         if self.ws is None:
-            if not (self.px._log.seqs or cmds) or now - self.retry_at < 0:
-                return  # connect while readings wait, or to hear commands
-            if not self._connect(now):
-                return
+            if (px._log.seqs or cmds) and d.connect_due(now):
+                self._connect(now)  # connect while readings wait, or to hear commands
         elif cmds is not None and cmds.changed:  # declare new commands: reconnect
-            self._drop("commands changed", now, 0)
+            self._end("commands changed", d.lost(now, 0, False))
             return
         self._receive(0)
-        if self.ws is None:
-            return
-        s = self.session
-        now = self.px._mono.ms()
-        if s.auth_overdue(now) or s.ack_overdue(now):
-            self._drop("the gateway did not answer in time", now)
-            return
-        if s.state == S.READY:
-            hb = s.heartbeat(now)
-            try:
-                if hb:
-                    self.ws.send(wsframe.TEXT, (hb.encode(),))
-                if now - self.hold_until >= 0:
-                    self._send_segments(now)
-            except OSError as e:
-                self._drop("sending failed: %r" % (e,), now)
+        now = px._mono.ms()
+        if self.ws is not None:
+            if self.session.auth_overdue(now) or self.session.ack_overdue(now):
+                self._end("the gateway did not answer in time", d.lost(now))
                 return
-        if wait_ms:
+            if self.session.state == S.READY:
+                hb = self.session.heartbeat(now)
+                try:
+                    if hb:
+                        self.ws.send(wsframe.TEXT, (hb.encode(),))
+                    self._send_segments(now)
+                except OSError as e:
+                    self._end("sending failed: %r" % (e,), d.lost(px._mono.ms()))
+                    return
+        now = px._mono.ms()
+        # Unlike CPython, a board does not post while its socket is only
+        # reconnecting (both links at once cost heap a board may not have):
+        # it posts beside an open socket without acks, or when the next
+        # WebSocket try is minutes away (streaming not in the plan).
+        if (px._log.seqs and d.path(now) == D.HTTP
+                and (self.ws is not None or d.ws_at - now > _HTTP_WHEN_WS_AWAY_MS)):
+            if self.http is None:  # loaded only when telemetry has to go that way
+                gc.collect()
+                from plexus_core.httplink import HttpLink
+                self.http = HttpLink(px, d, self._act, self._io)
+            self.http.poll(now, 0)
+        if wait_ms and self.ws is not None:
             self._receive(wait_ms)
 
     def _connect(self, now):
@@ -75,18 +88,17 @@ class WsLink:
         scheme, host, port, path = self.url
         try:
             tls = tls_context(px.ca if px.tls_verify else None) if scheme == "wss" else None
-            self.ws = WsConn(self.url, px.timeout_ms, tls, self._io, px._mono.ms, MAX_MESSAGE)
+            self.ws = WsConn(self.url, px.timeout_ms, tls, self._io, px._mono.ms, _MAX_MESSAGE)
         except (OSError, ValueError) as e:
-            self._drop("cannot open %s://%s:%d%s: %r" % (scheme, host, port, path, e), now)
-            return False
+            self._end("cannot open %s://%s:%d%s: %r" % (scheme, host, port, path, e),
+                      self.delivery.lost(now))
+            return
         cmds = px._commands
         self.session.commands = cmds.manifest() if cmds is not None else None
         try:
             self.ws.send(wsframe.TEXT, (self.session.start(now).encode(),))  # device_auth
         except OSError as e:
-            self._drop("sending device_auth failed: %r" % (e,), now)
-            return False
-        return True
+            self._end("sending device_auth failed: %r" % (e,), self.delivery.lost(now))
 
     # -- writing ---------------------------------------------------------------------
 
@@ -98,14 +110,14 @@ class WsLink:
             self.ws.send(wsframe.TEXT, (text.encode(),))
             return True
         except OSError as e:
-            self._drop("sending failed: %r" % (e,), self.px._mono.ms())
+            self._end("sending failed: %r" % (e,), self.delivery.lost(self.px._mono.ms()))
             return False
 
     def _next_seq(self):
         seqs = self.px._log.seqs
-        if not self.flight:
+        last = self.session.newest_in_flight()
+        if last is None:
             return seqs[0] if seqs else None
-        last = self.flight[-1][1]
         for q in seqs:
             if q > last:
                 return q
@@ -114,8 +126,9 @@ class WsLink:
     def _send_segments(self, now):
         log = self.px._log
         s = self.session
+        d = self.delivery
         sent = 0
-        while sent < SEND_PER_POLL:
+        while sent < _SEND_PER_POLL and d.path(now) == D.WS:  # (paced: >= 1 ms apart)
             seq = self._next_seq()
             if seq is None or not s.can_send(log.npts[log.seqs.index(seq)]):
                 return
@@ -125,114 +138,81 @@ class WsLink:
             bid, npts, plen = r
             # The session builds the frame around an empty point list; the
             # segment's payload goes between "[" and "]}" straight from flash.
-            head = s.telemetry([""], bid, now, npts)
+            head = d.frame([""], bid, seq, npts, now)
             try:
                 self.ws.send(wsframe.TEXT, (head[:-2].encode(), b"]}"), (log, seq, plen))
             except OSError:
-                s.unsend(bid)
+                s.unsend(seq)
                 raise
-            if s.acks:
-                self.flight.append([bid, seq])
-            else:
-                log.delete(seq)  # a gateway without acks: written is all we get
             sent += 1
+            now = self.px._mono.ms()
 
     # -- reading ---------------------------------------------------------------------
 
     def _receive(self, wait_ms):
-        for _ in range(FRAMES_PER_POLL):
+        for _ in range(_FRAMES_PER_POLL):
             if self.ws is None:
                 return
             try:
                 f = self.ws.recv(wait_ms)
             except wsframe.ProtocolError as e:
                 self.ws.close(e.code)
-                self._drop("WebSocket protocol error: %s" % e, self.px._mono.ms())
+                self._end("WebSocket protocol error: %s" % e, self.delivery.lost(self.px._mono.ms()))
                 return
             except OSError as e:
-                self._drop("connection lost: %r" % (e,), self.px._mono.ms())
+                self._end("connection lost: %r" % (e,), self.delivery.lost(self.px._mono.ms()))
                 return
             if f is None:
                 return
             wait_ms = 0
             now = self.px._mono.ms()
             if f[0] == wsframe.TEXT:
-                self._events(self.session.receive(f[1], now), now)
+                self._act(self.delivery.receive(f[1], now))
             elif f[0] == wsframe.CLOSE:
                 code, reason = wsframe.parse_close(f[1])
                 self.ws.close(code if code != 1005 else wsframe.NORMAL)
-                if code == wsframe.GOING_AWAY:  # goodbye: the gateway is redeploying
-                    self._drop("the gateway said goodbye (1001)", now, goodbye_delay_ms(rand01()))
-                else:
-                    self._drop("the gateway closed the connection (%d %s)" % (code, reason), now)
+                self._end("the gateway closed the connection (%d %s)" % (code, reason),
+                          self.delivery.closed(code, now))
 
-    def _events(self, events, now):
+    def _act(self, acts):
+        """Carry out the Delivery's actions."""
         px = self.px
-        for ev in events:
-            k = ev[0]
-            if k == S.ACKED:
-                for bid in ev[1]:
-                    seq = self._take(bid)
-                    if seq is not None:
-                        px._log.delete(seq)
-            elif k == S.AUTHENTICATED:
-                self.backoff.reset()
-                self.flight = []
+        for a in acts:
+            k = a[0]
+            if k == D.DELETE:
+                px.last_error = None
+                for seq in a[1]:
+                    px._log.delete(seq)
+            elif k == D.READY:
                 px.last_error = None
                 if px._commands is not None:
                     px._commands.authenticated(self.session, self._write_text)
-            elif k == S.COMMAND:
+            elif k == D.COMMAND:
                 if px._commands is not None:  # the handler runs now, inside poll()
-                    px._commands.frame(ev[1], self._write_text)
-            elif k == S.REJECTED:
-                self._rejected(ev[1], ev[2], ev[3], now)
-            elif k == S.ERROR:
-                if ev[1] in S.LIMIT_CODES:
-                    from plexus_core import refusals
-                    refusals.frame_dropped(px, ev[1])
-                else:
-                    px.last_error = "gateway error %s: %s" % (ev[1], ev[2])
-            elif k == S.AUTH_FAILED:
+                    px._commands.frame(a[1], self._write_text)
+            elif k == D.RECONNECT:
+                self._close()
+            elif k == D.DROP or k == D.REPORT and a[1] != D.LINK_DOWN and a[1] != D.LINK_UP:
                 from plexus_core import refusals
-                refusals.key_refused(px, ": " + str(ev[1]))
-                self._drop("authentication failed: %s" % ev[1], now)
-                return
-
-    def _rejected(self, bid, code, detail, now):
-        from plexus_core import refusals
-        px = self.px
-        seq = self._take(bid)
-        if code in S.LIMIT_CODES:  # not stored because of a limit: send it again later
-            self.hold_until = now + LIMIT_HOLD_MS
-            refusals.frame_held(px, code)
-            return
-        if seq is None:
-            return
-        log = px._log
-        n = log.npts[log.seqs.index(seq)] if seq in log.seqs else 0
-        log.delete(seq)
-        refusals.batch_refused(px, n, "%s: %s" % (code, detail))
-
-    def _take(self, bid):
-        for i in range(len(self.flight)):
-            if self.flight[i][0] == bid:
-                return self.flight.pop(i)[1]
-        return None
+                refusals.act(px, a)
+            # RESEND: the segments are still on flash and go again in order
 
     # -- ending a connection -----------------------------------------------------------
 
-    def _drop(self, why, now, delay=None):
+    def _end(self, why, acts):
+        self._close()
+        self.px.last_error = why
+        self._act(acts)
+
+    def _close(self):
         if self.ws is not None:
             self.ws.conn.close()
             self.ws = None
-        self.session.lost()
-        self.flight = []
-        self.px.last_error = why
-        self.retry_at = now + (self.backoff.next_ms() if delay is None else delay)
 
     def close(self):
         if self.ws is not None:
             self.ws.close()
             self.ws = None
         self.session.lost()
-        self.flight = []
+        if self.http is not None:
+            self.http.close()

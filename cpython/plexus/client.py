@@ -221,11 +221,15 @@ class Plexus:
         return self._intake.persist(self.timeout if timeout is None else timeout)
 
     def flush_buffer(self, timeout: float | None = None) -> bool:
-        """Deliver everything now and wait for the gateway's acknowledgement.
+        """Deliver everything now and wait until a gateway confirmed it.
 
-        Returns True when nothing is left to deliver, False when the gateway
-        could not be reached or did not confirm within `timeout` (default:
-        the client timeout); the readings then stay queued and go out later."""
+        Returns True only when the gateway confirmed storing every reading:
+        an acknowledgement on the WebSocket, or, from a gateway that does
+        not acknowledge telemetry (the hosted one), a 200 from POST /ingest
+        whose `count` covers the whole batch. A mere socket write never
+        counts. False when the gateway could not be reached or did not
+        confirm within `timeout` (default: the client timeout); the readings
+        then stay queued and go out later."""
         t = self.timeout if timeout is None else timeout
         if self._closed:
             return self.buffer_size() == 0
@@ -251,7 +255,8 @@ class Plexus:
 
     @property
     def dropped_points(self) -> int:
-        """Readings the gateway accepted and then discarded for a limit (lost)."""
+        """Kept for compatibility, stays 0: readings a gateway answers as not
+        stored (a short `count` or `dropped`) are sent again, not given up."""
         return self._alerts.dropped_points
 
     @property

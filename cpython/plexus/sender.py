@@ -1,21 +1,21 @@
-"""The background sender: store -> gateway, oldest first, until acknowledged.
+"""The background sender: store -> gateway, oldest first, until confirmed.
 
-One daemon thread owns the device WebSocket and the plexus_core
-DeviceSession (frames, seq/ack window, clock samples, heartbeats). Whenever
-a connection is up it sends stored batches in key order as the ack window
-allows and deletes each one only when the gateway acknowledges it; nothing
-waits for a new send(), so a backlog drains with no new reading. When the
-socket is down it posts the
-oldest batch over HTTP, so order holds across both paths. When the
-connection ends, every unacknowledged batch is simply still in the store and
-goes out again first, with the same batch id: a crash loses nothing
-and a resend is stored once.
+I/O only: the delivery policy (what is in flight, refusals, pacing, retry
+and refused-key schedules, the Date clock fix) is plexus_core.delivery, the
+same state machine the board links use. One daemon thread owns the device
+WebSocket, the DeviceSession and the Delivery; it tells the Delivery what
+happened and carries out the actions it answers.
 
-Failures: reconnects follow the core backoff (after a 1001 goodbye: 0.1-0.5 s);
-a rejected key backs off for minutes, not seconds (no hammering the gateway); a batch refused for
-a rate limit is kept and resent after a pause; a batch refused as invalid is
-split in halves until the bad reading is alone, then that reading is dropped
-and reported, so one bad reading never holds up the rest.
+A stored batch is deleted only when a gateway confirmed it: an
+acknowledgement on the WebSocket, or a 200 from POST /ingest whose `count`
+says all of it was stored. A gateway that does not acknowledge telemetry
+(the hosted one today) gets it over /ingest while the WebSocket stays up for
+commands and heartbeats; when the socket is down, /ingest carries it too, so
+order holds across both paths. Whatever was in flight when a connection
+ends is still in the store and goes out again first with the same batch id,
+so a crash loses nothing and a resend is stored once. A batch refused as invalid is split in halves until the bad reading
+is alone, then that reading is dropped and reported, so one bad reading
+never holds up the rest.
 
 Seams for commands and video: `on_command(frame)` gets every command frame,
 `on_authenticated()` runs after each auth (before telemetry resumes),
@@ -32,8 +32,8 @@ import socket
 import threading
 
 from plexus_core import __version__, batch, ingest, limits
+from plexus_core import delivery as D
 from plexus_core import session as S
-from plexus_core.backoff import Backoff, goodbye_delay_ms
 from plexus_core.clock import Monotonic
 from plexus_core.limits import FRAME_ENVELOPE_BYTES, WS_FRAME_TARGET
 from plexus import http_transport as http
@@ -42,11 +42,6 @@ from plexus.store import split_row
 from plexus.ws_transport import CLOSE, LOST, WsConnection
 
 log = logging.getLogger("plexus")
-
-AUTH_RETRY_MS = 60000        # first retry after the key was rejected ...
-AUTH_RETRY_MAX_MS = 1800000  # ... doubling up to 30 minutes
-LIMIT_PAUSE_MS = 1000        # after a batch was refused for a rate limit
-NO_PLAN_RETRY_MS = 600000    # streaming not in the plan: HTTP only, check again later
 
 
 class _End(Exception):
@@ -68,6 +63,9 @@ class Sender:
         self.session = S.DeviceSession(settings.api_key, settings.source_id, __version__,
                                        clock=clock,
                                        window_points=4 * limits.MAX_POINTS_PER_BATCH)
+        # SQLite rows split in place: a refused batch is halved to isolate its bad reading.
+        self.delivery = D.Delivery(self.session, clock, random.random, can_split=True,
+                                   http_retry_ms=lambda a: int(1000 * self.retry.get_delay(a)))
         self.heartbeat_ms = limits.HEARTBEAT_MS
         self.on_command = None
         self.on_authenticated = None
@@ -75,7 +73,6 @@ class Sender:
         self.offline = False          # the last attempt to deliver failed
         self.last_retry_ms = None     # delay chosen when the last connection ended
         self._mono = Monotonic()
-        self._backoff = Backoff(random.random)
         self._conn = None
         self._lock = threading.Lock()
         self._delivered = threading.Condition(threading.Lock())
@@ -84,17 +81,12 @@ class Sender:
         self._wake_w.setblocking(False)
         self._stop = False
         self._cursor = -1             # newest key written on this connection
-        self._flight = {}             # batch id -> key, written on this connection
         self._redo = []               # keys to send again before new ones (sorted)
-        self._redo_at = 0
         self._written_max = store.first_new_key - 1  # keys above were never sent
-        self._next_ws = 0
-        self._next_http = 0
-        self._http_attempt = 0
-        self._auth_failures = 0
         self._manifest_sent = None
         self._redeclare = False
         self._said_connected = False
+        self._kicked = False
         self.thread = threading.Thread(target=self._run, name="plexus-send", daemon=True)
 
     def start(self):
@@ -110,14 +102,13 @@ class Sender:
 
     def kick(self):
         """Try to deliver now (flush_buffer): skip pending retry delays once."""
-        self._next_http = 0
-        if self._conn is None:
-            self._next_ws = 0
+        self._kicked = True  # the sender thread tells the Delivery (it owns the clock)
         self.offline = False
         self.wake()
 
     def wait_delivered(self, timeout, pending=lambda: 0):
-        """Wait until the store is empty (True), or it is offline or time is up (False)."""
+        """Wait until the store is empty (True: the gateway confirmed all of it),
+        or it is offline or time is up (False)."""
         import time
         deadline = time.monotonic() + timeout
         with self._delivered:
@@ -178,12 +169,16 @@ class Sender:
     # -- the sender thread -----------------------------------------------------------
 
     def _now(self):
-        return self._mono.ms()
+        now = self._mono.ms()
+        if self._kicked:
+            self._kicked = False
+            self.delivery.kick(now)
+        return now
 
     def _run(self):
         while not self._stop:
             try:
-                if self.use_ws and self._now() >= self._next_ws:
+                if self.use_ws and self.delivery.connect_due(self._now()):
                     conn = self._connect()
                     if conn is not None:
                         self._serve(conn)
@@ -215,7 +210,9 @@ class Sender:
         except LOST as e:
             log.debug("connect failed: %s", self.alerts.redact(e))
             self.offline = True
-            self._next_ws = self._now() + self._backoff.next_ms()
+            ended = self.last_retry_ms  # (a failed connect is not a connection that ended)
+            self._act(self.delivery.lost(self._now()))
+            self.last_retry_ms = ended
             return None
         with self._lock:
             self._conn = conn
@@ -225,28 +222,30 @@ class Sender:
         try:
             conn.send_text(text)
         except LOST:
-            self._end(conn, self._backoff.next_ms())
+            self._end(conn, self.delivery.lost(self._now()))
             return None
         return conn
 
     def _serve(self, conn):
-        retry_ms = None
+        d = self.delivery
+        ended = None  # the Delivery's actions for how this connection ended
         try:
-            while not self._stop:
+            while not self._stop and ended is None:
                 now = self._now()
-                if self.session.auth_overdue(now):
-                    raise _End("no answer to device_auth")
-                if self.session.ack_overdue(now):
-                    raise _End("acknowledgements overdue")
-                if self._redeclare:
-                    retry_ms = 0
-                    raise _End("command manifest changed")
+                if self.session.auth_overdue(now) or self.session.ack_overdue(now):
+                    log.debug("connection ended: the gateway did not answer in time")
+                    ended = d.lost(now)
+                    break
+                if self._redeclare:  # the gateway must hear the new command list
+                    ended = d.lost(now, 0, down=False)
+                    break
+                wait = 0.5
                 if self.session.state == S.READY:
-                    self._pump(conn, now)
+                    wait = self._pump(conn, now)
                     hb = self.session.heartbeat(now, interval_ms=self.heartbeat_ms)
                     if hb is not None:
                         conn.send_text(hb)
-                frame_ready, woke = conn.wait(self._wait_s(now), self._wake_r)
+                frame_ready, woke = conn.wait(wait, self._wake_r)
                 if woke:
                     self._drain_wake()
                 if frame_ready:
@@ -255,117 +254,106 @@ class Sender:
                         continue
                     kind, value = got
                     if kind == CLOSE:
-                        retry_ms = self._closed_by_gateway(value)
-                        return
-                    for ev in self.session.receive(value, self._now()):
-                        self._event(ev)
-            conn.close(1000)
-        except _End as e:
-            log.debug("connection ended: %s", e)
-            if e.args and isinstance(e.args[-1], int):
-                retry_ms = e.args[-1]
+                        ended = d.closed(value, self._now())
+                        break
+                    if self._act(d.receive(value, self._now()), True):
+                        ended = []  # (carried out already: the connection is over)
+            if ended is None:  # stopping
+                conn.close(1000)
+                ended = d.lost(self._now(), down=False)
         except LOST as e:
             log.debug("connection lost: %s", self.alerts.redact(e))
+            ended = d.lost(self._now())
         finally:
-            if retry_ms is None:
-                retry_ms = self._backoff.next_ms()
-            self._end(conn, retry_ms)
+            if ended is None:
+                ended = d.lost(self._now())
+            self._end(conn, ended)
 
-    def _end(self, conn, retry_ms):
+    def _end(self, conn, acts):
         with self._lock:
             self._conn = None
-            self.session.lost()
         conn.abort()
-        self._flight.clear()
+        self._act(acts)
         self._redo = []
         self._cursor = -1
-        self.last_retry_ms = retry_ms
-        self._next_ws = self._now() + retry_ms
-        if not self._auth_failures:
-            self._next_http = 0  # fall back to HTTP at once (not with a rejected key)
-        self.offline = False
 
-    def _closed_by_gateway(self, code):
-        if code == 1001:  # goodbye: the gateway is redeploying
-            log.debug("gateway said goodbye")
-            return goodbye_delay_ms(random.random())
-        if code == 1008 and self.session.state == S.AUTHENTICATING:
-            return self._auth_rejected("connection closed during auth (1008)", None)
-        return self._backoff.next_ms()
+    # -- the Delivery's actions ------------------------------------------------------------
 
-    def _wait_s(self, now):
-        t = 0.5
-        if self._redo and self.session.state == S.READY:
-            t = min(t, max(0, self._redo_at - now) / 1000.0)
-        return t
+    def _act(self, acts, on_socket=False):
+        """Carry out a Delivery's actions; True when they end the connection.
+        on_socket: they answer the WebSocket (a batch to resend goes in the
+        redo list); over HTTP the oldest row is always the next one anyway."""
+        end = False
+        for a in acts:
+            k = a[0]
+            if k == D.DELETE:
+                self._delete(a[1])
+            elif k == D.RESEND:
+                if on_socket:
+                    for key in a[1]:
+                        bisect.insort(self._redo, key)
+            elif k == D.SPLIT:
+                keys = self._isolate(a[1], a[2])
+                if on_socket:
+                    for key in keys:
+                        bisect.insort(self._redo, key)
+            elif k == D.DROP:
+                row = self.store.get(a[1])
+                if row is not None:
+                    self.alerts.rejected(row[3], a[2])
+                self._delete([a[1]])
+            elif k == D.RECONNECT:
+                self.last_retry_ms = a[1]
+                end = True
+            elif k == D.READY:
+                self._authenticated()
+            elif k == D.COMMAND:
+                handler = self.on_command
+                if handler is not None:
+                    try:
+                        handler(a[1])
+                    except Exception as e:
+                        log.warning("command handler failed: %s", self.alerts.redact(e))
+            elif k == D.REPORT:
+                self._report(a[1], a[2])
+        return end
 
-    # -- events -----------------------------------------------------------------------
-
-    def _event(self, ev):
-        kind = ev[0]
-        if kind == S.ACKED:
-            self._delete([self._flight.pop(b) for b in ev[1] if b in self._flight])
-        elif kind == S.AUTHENTICATED:
-            self._authenticated()
-        elif kind == S.AUTH_FAILED:
-            raise _End("auth failed", self._auth_rejected(ev[1], ev[2]))
-        elif kind == S.REJECTED:
-            key = self._flight.pop(ev[1], None)
-            if key is not None:
-                self._refused(key, ev[2], ev[3])
-        elif kind == S.ERROR:
-            if ev[1] in S.LIMIT_CODES:
-                self.alerts.rate_limited(ev[1], resent=False)
-            elif ev[1]:
-                log.debug("gateway error %s: %s", ev[1], ev[2])
-        elif kind == S.COMMAND:
-            handler = self.on_command
-            if handler is not None:
-                try:
-                    handler(ev[1])
-                except Exception as e:
-                    log.warning("command handler failed: %s", self.alerts.redact(e))
+    def _report(self, kind, detail):
+        url = self.settings.ws_url if self.use_ws else self.settings.gateway_url
+        if kind == D.LINK_UP:
+            self.offline = False
+            if not self._said_connected:
+                self._said_connected = True
+                say("connected to %s as %s" % (url, self.settings.source_id))
+            elif detail:
+                say("the link to %s is back; sending what was kept" % url)
+        elif kind == D.LINK_DOWN:
+            say("lost the link to %s; readings are kept and sent when it is back" % url)
+        elif kind == D.KEY_REFUSED:
+            self.offline = True
+            self.alerts.auth_failed(detail)
+        elif kind == D.NO_PLAN:
+            self.alerts.say_once("plan", "The gateway does not allow streaming on this plan; "
+                                 "sending over HTTP instead.")
+        elif kind == D.HELD:
+            self.alerts.rate_limited(detail, resent=True)
+        elif kind == D.LIMITED:
+            self.alerts.rate_limited(detail, resent=False)
+        elif kind == D.ANSWERED:
+            self.alerts.problem("http-answer", "The gateway answered %s to /ingest; readings "
+                                "are kept and retried." % detail)
+        else:
+            log.debug("gateway error %s", detail)
 
     def _authenticated(self):
-        self._backoff.reset()
-        self._auth_failures = 0
         self.connections += 1
         self.alerts.authenticated()
-        if not self._said_connected:
-            self._said_connected = True
-            say("connected to %s as %s" % (self.settings.ws_url, self.settings.source_id))
         hook = self.on_authenticated
         if hook is not None:
             try:
                 hook()
             except Exception as e:
                 log.warning("on_authenticated hook failed: %s", self.alerts.redact(e))
-
-    def _auth_rejected(self, reason, code):
-        if code == "streaming_requires_plan":
-            self.alerts.say_once("plan", "The gateway does not allow streaming on this plan; "
-                                 "sending over HTTP instead.")
-            return NO_PLAN_RETRY_MS
-        self.alerts.auth_failed(reason)
-        self._auth_failures += 1
-        self._next_http = self._now() + self._auth_retry_ms()
-        return self._auth_retry_ms()
-
-    def _auth_retry_ms(self):
-        n = min(self._auth_failures, 10)
-        d = min(AUTH_RETRY_MS << max(0, n - 1), AUTH_RETRY_MAX_MS)
-        return d + int(d * 0.25 * random.random())
-
-    def _refused(self, key, code, detail):
-        """The gateway did not store a batch: pause and resend, or isolate the bad reading."""
-        if code in S.LIMIT_CODES:
-            self.alerts.rate_limited(code, resent=True)
-            bisect.insort(self._redo, key)
-            self._redo_at = self._now() + LIMIT_PAUSE_MS
-            return
-        for k in self._isolate(key, detail):
-            bisect.insort(self._redo, k)
-        self._redo_at = self._now()
 
     def _isolate(self, key, detail):
         """Split a refused batch in place; returns the keys to send again."""
@@ -389,34 +377,53 @@ class Sender:
             with self._delivered:
                 self._delivered.notify_all()
 
-    # -- sending over the WebSocket --------------------------------------------------------
+    # -- sending ---------------------------------------------------------------------------
 
     def _frame_budget(self):
         return min(self.session.max_frame_bytes, WS_FRAME_TARGET)
 
     def _pump(self, conn, now):
+        """Send what the Delivery allows now; returns how long to wait (s)."""
+        d = self.delivery
         while not self._stop:
-            row = self._next_row(now)
+            path = d.path(now)
+            if path is None:
+                return min(0.5, self._wait_ms(now) / 1000.0) if self._pending() else 0.5
+            if path == D.HTTP:  # a gateway without acks: telemetry goes where it is confirmed
+                row = self._next_after(-1)
+                if row is None:
+                    return 0.5
+                self._post(row)
+                return 0
+            row = self._next_row()
             if row is None:
-                return
+                return 0.5
             key, bid, n, data = row
             if len(data) + n + FRAME_ENVELOPE_BYTES > self._frame_budget() and n > 1:
                 a, b = split_row(row)  # the gateway announced a smaller frame limit
                 self.store.replace([key], [a, b])
                 continue
             if not self.session.can_send(n):
-                return
-            text = self.session.telemetry([data], bid, now, n)
+                return 0.5  # the window is full: an ack wakes us
+            text = d.frame([data], bid, key, n, now)
             self._written(key)
             try:
                 conn.send_text(text)
             except LOST:
-                self.session.unsend(bid)
+                self.session.unsend(key)
                 raise
-            if self.session.acks:
-                self._flight[bid] = key
-            else:
-                self._delete([key])  # a gateway without acks: written is all we get
+            now = self._now()
+        return 0.5
+
+    def _pending(self):
+        return self.store.points > 0
+
+    def _wait_ms(self, now):
+        """How long to sleep before the Delivery's path() may open (at most 1 s)."""
+        d = self.delivery
+        soonest = min((at for at in (d.hold_until, d.http_at, d.last_sent + D.PACE_MS) if at > now),
+                      default=now + 1000)
+        return min(soonest - now, 1000)
 
     def _written(self, key):
         if self._redo and self._redo[0] == key:
@@ -425,19 +432,17 @@ class Sender:
             self._cursor = max(self._cursor, key)
         self._written_max = max(self._written_max, key)
 
-    def _next_row(self, now):
-        if self._redo:
-            if now < self._redo_at:
-                return None
-            while self._redo:
-                row = self.store.get(self._redo[0])
-                if row is not None:
-                    return row
-                self._redo.pop(0)
+    def _next_row(self):
+        while self._redo:
+            row = self.store.get(self._redo[0])
+            if row is not None:
+                return row
+            self._redo.pop(0)
         return self._next_after(self._cursor)
 
     def _next_after(self, after):
-        """The oldest row after `after`; never-sent small rows are merged into one."""
+        """The oldest row after `after`; never-sent small rows are merged into
+        one, so a backlog drains in the largest frames the gateway allows."""
         heads = self.store.heads(after, 64)
         if not heads:
             return None
@@ -460,25 +465,26 @@ class Sender:
             return merged
         return None
 
-    # -- without a connection: HTTP ------------------------------------------------------------
+    # -- HTTP /ingest ------------------------------------------------------------------------
 
     def _offline_step(self):
+        """No WebSocket: post the oldest batch when the Delivery allows."""
         now = self._now()
+        d = self.delivery
         row = None
-        if now >= self._next_http and self.store.points > 0:
+        if self.store.points > 0 and d.path(now) == D.HTTP:
             row = self._next_after(-1)
         if row is None:
-            wait = 1000
+            wait = min(1000, self._wait_ms(now)) if self.store.points > 0 else 1000
             if self.use_ws:
-                wait = min(wait, self._next_ws - now)
-            if self.store.points > 0:
-                wait = min(wait, self._next_http - now)
+                wait = min(wait, d.ws_at - now)
             self._sleep(max(wait, 1))
             return
         self._post(row)
 
     def _post(self, row):
         key, bid, n, data = row
+        d = self.delivery
         body = batch.ingest_body(self.settings.source_id, [data], bid)
         self._written_max = max(self._written_max, key)
         answer = {}
@@ -488,43 +494,13 @@ class Sender:
                                        self.timeout, answer)
         except http.HttpUnavailable as e:
             log.debug("HTTP ingest failed: %s", e)
-            return self._http_retry()
-        self._date_sync(answer.get("date_ms"), self._now() - t0)
-        outcome = ingest.classify(status)
-        if outcome == ingest.OK:
-            self._http_attempt = 0
-            self.offline = False
-            self._delete([key])
-            dropped = ingest.dropped_count(text)
-            if dropped:
-                self.alerts.gateway_dropped(dropped)
-        elif outcome == ingest.AUTH:
-            self._auth_failures += 1
-            self.alerts.auth_failed("HTTP %d: %s" % (status, ingest.error_text(text)))
-            self.offline = True
-            self._next_http = self._now() + self._auth_retry_ms()
-        elif outcome == ingest.REJECTED:
-            self._isolate(key, "HTTP %d: %s" % (status, ingest.error_text(text)))
-        elif outcome == ingest.RETRY:
-            self._http_retry()
+            acts = d.post_failed(key, self._now())
         else:
-            self.alerts.problem("http-%d" % status, "The gateway answered HTTP %d to /ingest (%s); "
-                                "readings are kept and retried." % (status, ingest.error_text(text)))
-            self._http_retry()
-
-    def _date_sync(self, date_ms, rtt_ms):
-        """Without a WebSocket, the HTTP Date header (whole seconds) is the only
-        server clock: used until a socket sync, and only to fix an error
-        of over a second, so its coarseness never moves timestamps back and forth."""
-        if date_ms is None or self.connections:
-            return
-        offset = date_ms + 500 + rtt_ms // 2 - self.clock.local_ms()
-        if abs(offset - self.clock.offset_ms) > 1000 + rtt_ms:
-            self.clock.offset_ms = offset
-
-    def _http_retry(self):
-        self.offline = True
-        self._next_http = self._now() + int(1000 * self.retry.get_delay(self._http_attempt))
-        self._http_attempt += 1
-        with self._delivered:
-            self._delivered.notify_all()
+            now = self._now()
+            acts = ingest.answered(d, key, n, status, text, answer.get("date_ms"), now - t0, now)
+        self._act(acts)
+        if (any(a[0] == D.RESEND for a in acts)
+                and not any(a[0] == D.REPORT and a[1] == D.HELD for a in acts)):
+            self.offline = True  # not a limit: the gateway cannot be used right now
+            with self._delivered:
+                self._delivered.notify_all()  # flush waiters look at `offline` again

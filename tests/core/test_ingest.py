@@ -14,10 +14,15 @@ def test_classify():
         assert ingest.classify(s) == ingest.OTHER
 
 
-def test_dropped_and_error_text():
-    assert ingest.dropped_count('{"success":true,"count":3,"dropped":2}') == 2
-    assert ingest.dropped_count('{"success":true,"count":3}') == 0
-    assert ingest.dropped_count('{"dropped":true}') == 0
-    assert ingest.dropped_count("not json") == 0
+def test_error_text():
     assert ingest.error_text('{"error":"invalid gzip body"}') == "invalid gzip body"
     assert ingest.error_text(b"plain") == "plain"
+
+
+def test_stored_count_reads_count_and_dropped():
+    assert ingest.stored_count('{"success":true,"count":3}', 3) == 3
+    assert ingest.stored_count('{"success":true,"count":0,"source_id":"a"}', 3) == 0
+    assert ingest.stored_count('{"success":true,"count":0,"dropped":3}', 3) == 0
+    assert ingest.stored_count('{"success":true,"dropped":1}', 3) == 2
+    assert ingest.stored_count('{"success":true}', 3) == 3
+    assert ingest.stored_count("", 3) == 3
