@@ -3,6 +3,11 @@
 import json
 import sys
 
+try:
+    from io import IOBase
+except ImportError:  # a port built without io.IOBase: json_size copies instead
+    IOBase = None
+
 # CPython's json.dumps escapes non-ASCII (len == bytes); MicroPython's does not.
 _ASCII_JSON = sys.implementation.name != "micropython"
 
@@ -28,6 +33,10 @@ def json_size(value):
     more than the hosted count (Go escapes <, >, & as \\u003c, never less)."""
     if _ASCII_JSON:
         n = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    elif IOBase is not None:  # counted piece by piece: a 4 KB text and its encoded copy need not fit a small heap
+        c = _Counter()
+        json.dump(value, c, separators=(",", ":"))
+        n = c.n
     else:
         n = len(json.dumps(value, separators=(",", ":")).encode())
     stack = [value]
@@ -44,6 +53,17 @@ def json_size(value):
                 elif t is dict or t is list or t is tuple:
                     stack.append(x)
     return n
+
+
+class _Counter(IOBase or object):
+    """A stream that only counts the UTF-8 bytes written to it."""
+
+    def __init__(self):
+        self.n = 0
+
+    def write(self, s):
+        self.n += len(s.encode()) if isinstance(s, str) else len(s)
+        return len(s)
 
 
 def _go_number_len(x):

@@ -1,9 +1,9 @@
 """The bus contract: messages of any size cross in payloads under the
 NOTIFY limit, to every other member and never back to the sender."""
 
-import asyncio
 
 from plexus.gateway import bus
+from support import aio
 
 
 def test_big_messages_are_cut_under_the_payload_limit_and_rebuilt():
@@ -38,5 +38,5 @@ def test_local_bus_reaches_every_other_member():
         for m in members.values():
             await m.close()
         return got
-    got = asyncio.run(go())
+    got = aio.run(go())
     assert got[1] == [] and [m["t"] for m in got[2]] == ["hb"] and got[3][0]["big"] == "z" * 30000

@@ -1,7 +1,6 @@
 """`plexus gateway migrate`: a local gateway's points, keys and runs move to
 PostgreSQL; an interrupted migration resumes without copying twice."""
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from plexus.gateway.pg import migrate as migrate_mod
 from support.gateway import Gateway
 from support.postgres import query
 from support.raw import http, ingest
+from support import aio
 
 
 def test_migrate_moves_everything_and_resumes_after_an_interruption(postgres, tmp_path, monkeypatch):
@@ -37,7 +37,7 @@ def test_migrate_moves_everything_and_resumes_after_an_interruption(postgres, tm
             raise Interrupted()
     monkeypatch.setattr(migrate_mod, "CHUNK", 500)
     with pytest.raises(Interrupted):
-        asyncio.run(migrate_mod.migrate(local.db_path, url, stop_after_first_chunk))
+        aio.run(migrate_mod.migrate(local.db_path, url, stop_after_first_chunk))
     assert query(url, "SELECT count(*) FROM points")[0][0] == 500
 
     tool = os.path.join(os.path.dirname(sys.executable), "plexus")

@@ -18,6 +18,7 @@ from support.gateway import Gateway
 from support.postgres import PostgresServer, free_port, query
 from support.raw import device, http, ingest
 from support.waiting import wait_for
+from support import aio
 
 
 def plexus_gateway(*args, env=None):
@@ -68,7 +69,7 @@ def test_migrations_run_once_when_replicas_start_together(postgres):
         await asyncio.gather(*(s.open() for s in stores))
         for s in stores:
             await s.aclose()
-    asyncio.run(go())
+    aio.run(go())
     assert query(url, "SELECT version FROM schema_migrations ORDER BY version") == \
         [(v,) for v, _ in schema.MIGRATIONS]
 
@@ -94,7 +95,7 @@ def test_retention_drops_whole_days_and_a_day_query_reads_one_partition(postgres
             return dropped, series["t"]["timestamp_ms"]
         finally:
             await st.aclose()
-    dropped, kept = asyncio.run(go())
+    dropped, kept = aio.run(go())
     assert dropped == [schema.partition_name(today // day - 3), schema.partition_name(today // day - 2)]
     assert kept == [today + i for i in range(10)]
     plan = "\n".join(r[0] for r in query(
@@ -153,7 +154,7 @@ def test_deleting_a_source_removes_its_data_only(postgres):
                                                      "timestamp": 1764000000001, "tags": None}])
         finally:
             await st.aclose()
-    sources, names, again = asyncio.run(go())
+    sources, names, again = aio.run(go())
     assert sources == ["kept"]
     assert names == [] and again == 1          # its batch ids went too: a new batch b1 is stored
     assert query(url, "SELECT source_id, count(*) FROM points GROUP BY 1 ORDER BY 1") == [("gone", 1), ("kept", 3)]

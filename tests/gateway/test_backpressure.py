@@ -21,6 +21,7 @@ from plexus.config import RetryConfig
 from support.gateway import Gateway
 from support.home import isolated_home  # noqa: F401  (autouse: no real ~/.plexus)
 from support.raw import http, wait_for
+from support import aio
 
 T0 = 1760000000000
 LIMIT = 30            # points: three 10-point frames fill the queue
@@ -194,7 +195,7 @@ def test_the_behind_warning_comes_once_a_minute_and_then_says_caught_up(monkeypa
             clock[0] += 1
 
     with caplog.at_level(logging.INFO, logger="plexus.gateway"):
-        asyncio.run(scenario())
+        aio.run(scenario())
     lines = [r.getMessage() for r in caplog.records]
     behind = [m for m in lines if m.startswith("gateway is behind")]
     assert len(behind) == 3

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import aio
 
 LISTENING = re.compile(rb"listening on https?://127\.0\.0\.1:(\d+)")
 STORE = os.environ.get("PLEXUS_TEST_STORE", "sqlite")  # what Gateway() runs on unless told
@@ -61,7 +62,6 @@ class Gateway:
     def create_key(self, name=None, scopes="write,read,commands", source=None):
         from plexus.gateway import db, keys
         if self.store_url:
-            import asyncio
 
             from plexus.gateway.pg.store import PostgresStore
 
@@ -72,7 +72,7 @@ class Gateway:
                     return await st.create_key(name, scopes, source)
                 finally:
                     await st.aclose()
-            return asyncio.run(create())
+            return aio.run(create())
         conn = db.connect(self.db_path)
         try:
             return keys.create(conn, name, scopes, source)

@@ -9,7 +9,6 @@ Debian's binaries live in /usr/lib/postgresql/<version>/bin; PG_BIN or a
 `pg_ctl` on PATH wins.
 """
 
-import asyncio
 import glob
 import os
 import pwd
@@ -20,6 +19,7 @@ import tempfile
 import uuid
 
 import pytest
+from support import aio
 
 
 def find_bin():
@@ -135,7 +135,7 @@ def query(url, statement, *args):
             return [tuple(r) for r in await c.fetch(statement, *args)]
         finally:
             await c.close()
-    return asyncio.run(q())
+    return aio.run(q())
 
 
 _server = None
