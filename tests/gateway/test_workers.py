@@ -9,16 +9,12 @@ import re
 import signal
 import subprocess
 import sys
-import urllib.request
 
-import pytest
 from support.gateway import Gateway
 from support.raw import device, next_of, point, wait_for
 
 
-def test_more_than_one_worker_is_refused_with_sqlite(tmp_path, store_kind):
-    if store_kind != "sqlite":
-        pytest.skip("about the SQLite store only")
+def test_more_than_one_worker_is_refused_with_sqlite(tmp_path):
     r = subprocess.run([sys.executable, "-m", "plexus.gateway", "--workers", "2", "--port", "0",
                         "--db", str(tmp_path / "g.db")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
@@ -36,10 +32,8 @@ def _socket_fds(pid):
     return n
 
 
-def test_workers_share_one_port_and_are_supervised(tmp_path, store_kind):
-    if store_kind != "sqlite":
-        pytest.skip("the supervisor on one SQLite file (PostgreSQL workers: the next test)")
-    gw = Gateway(tmp_path / "gateway", rate_limits=False, store="sqlite")   # for its key and database helpers
+def test_workers_share_one_port_and_are_supervised(tmp_path):
+    gw = Gateway(tmp_path / "gateway", rate_limits=False)   # for its key and its database helpers
     log = open(tmp_path / "supervisor.log", "wb")
     script = ("import sys; from plexus.gateway import workers; sys.exit(workers.supervise(2, '127.0.0.1', 0, "
               "['--host', '127.0.0.1', '--db', %r, '--no-rate-limits']))" % gw.db_path)
@@ -81,53 +75,3 @@ def test_workers_share_one_port_and_are_supervised(tmp_path, store_kind):
             sup.kill()
             sup.wait()
         log.close()
-
-
-def test_workers_on_postgresql_deliver_a_command_to_a_device_on_another_worker(tmp_path, store_kind):
-    if store_kind != "postgresql":
-        pytest.skip("workers coordinate through PostgreSQL")
-    """On PostgreSQL workers coordinate as replicas do: a command taken by one
-    worker reaches a device held by the other (8 devices, 8 API calls spread
-    by the kernel over 2 workers: both paths are taken)."""
-    gw = Gateway(tmp_path / "gateway", rate_limits=False, store="postgresql")
-    log = open(tmp_path / "gateway.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "plexus.gateway", "--workers", "2", "--host", "127.0.0.1",
-                             "--port", "0", "--store", gw.store_url, "--no-rate-limits"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    text = lambda: open(tmp_path / "gateway.log", encoding="utf-8", errors="replace").read()  # noqa: E731
-    try:
-        m = wait_for(lambda: re.search(r"supervising 2 gateway workers on port (\d+)", text()),
-                     what="the supervisor's line")
-        gw.port = int(m.group(1))
-        wait_for(lambda: text().count("listening on http://127.0.0.1:%d" % gw.port) == 2, what="both workers")
-        socks = []
-        for i in range(8):
-            ws, reply = device(gw, "unit-%d" % i)
-            assert reply["type"] == "authenticated"
-            socks.append(ws)
-        for i, ws in enumerate(socks):
-            req = urllib.request.Request("%s/v1/sources/unit-%d/commands" % (gw.url, i), method="POST",
-                                         data=json.dumps({"command": "blink", "params": {"n": i}}).encode(),
-                                         headers={"x-api-key": gw.key, "Content-Type": "application/json"})
-            # presence of a device on the other worker takes a moment to be announced
-            answer = wait_for(lambda req=req: _queued(req), what="the command queued for unit-%d" % i)
-            assert answer["queued"] is True
-            cmd = next_of(ws, "typed_command")
-            assert cmd["command"] == "blink" and cmd["params"] == {"n": i}
-        for ws in socks:
-            ws.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            log.close()
-
-
-def _queued(req):
-    with urllib.request.urlopen(req, timeout=30) as r:
-        body = json.loads(r.read())
-    return body if body.get("queued") else None

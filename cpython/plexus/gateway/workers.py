@@ -8,11 +8,10 @@ the workers, restarts one that dies, and passes SIGINT/SIGTERM on so each
 worker says goodbye to its devices.
 
 What crosses connections (a command for a device on another worker, live
-viewers, presence) goes through the coordination bus the store provides:
-on PostgreSQL, workers are replicas of one another on one machine and use
-LISTEN/NOTIFY exactly as replicas behind a load balancer do (cluster.py),
-so the default there is one worker per core. SQLite has no such bus: more
-than one worker is refused (`workers_refused`) and the default is one.
+viewers, presence, per-source rate limits) needs one coordination bus
+shared by the workers, the same one that replicas of the gateway use. Until
+the chosen store provides it, more than one worker is refused
+(`workers_refused`): with SQLite the default is one worker.
 """
 
 import os
@@ -26,20 +25,14 @@ RESTART_DELAY_S = 1.0
 WORKER_ENV = "PLEXUS_GATEWAY_WORKER"  # set for the workers: listen with SO_REUSEPORT
 
 
-def default_workers(shared_bus):
-    """One per core where the store lets workers coordinate, else one."""
-    return (os.cpu_count() or 1) if shared_bus else 1
-
-
-def workers_refused(n, shared_bus):
+def workers_refused(n):
     """Why `n` workers cannot run with this gateway's store, or None."""
-    if n <= 1 or shared_bus:
+    if n <= 1:
         return None
     return ("--workers %d: worker processes would each keep their own devices, live viewers and rate "
             "limits, so a command or a live view could miss a device connected to another worker. That "
             "needs a coordination bus shared by the workers, which the SQLite gateway does not have; "
-            "run with --workers 1 (the default), or keep the store in PostgreSQL (--store), where "
-            "workers coordinate as replicas do" % n)
+            "run with --workers 1 (the default)" % n)
 
 
 def hold_port(host, port):
@@ -94,11 +87,10 @@ def supervise(n, host, port, worker_argv):
     return 0
 
 
-def worker_argv(args, store_url=None):
+def worker_argv(args):
     """One worker's `python -m plexus.gateway` options, from the parent's parsed options."""
-    store = ["--store", store_url] if store_url else ["--db", os.path.expanduser(args.db)]
-    out = ["--host", args.host] + store + ["--profile", args.profile,
-           "--source-rate", repr(args.source_rate), "--source-burst", repr(args.source_burst), "--workers", "1"]
+    out = ["--host", args.host, "--db", os.path.expanduser(args.db),
+           "--source-rate", repr(args.source_rate), "--source-burst", repr(args.source_burst)]
     if args.tls_cert:
         out += ["--tls-cert", args.tls_cert, "--tls-key", args.tls_key]
     if args.no_rate_limits:
