@@ -10,11 +10,14 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from support.gateway import Gateway
 from support.raw import device, next_of, point, wait_for
 
 
-def test_more_than_one_worker_is_refused_with_sqlite(tmp_path):
+def test_more_than_one_worker_is_refused_with_sqlite(tmp_path, store_kind):
+    if store_kind != "sqlite":
+        pytest.skip("about the SQLite store only")
     r = subprocess.run([sys.executable, "-m", "plexus.gateway", "--workers", "2", "--port", "0",
                         "--db", str(tmp_path / "g.db")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
@@ -32,8 +35,10 @@ def _socket_fds(pid):
     return n
 
 
-def test_workers_share_one_port_and_are_supervised(tmp_path):
-    gw = Gateway(tmp_path / "gateway", rate_limits=False)   # for its key and its database helpers
+def test_workers_share_one_port_and_are_supervised(tmp_path, store_kind):
+    if store_kind != "sqlite":
+        pytest.skip("the supervisor on one SQLite file")
+    gw = Gateway(tmp_path / "gateway", rate_limits=False, store="sqlite")   # for its key and database helpers
     log = open(tmp_path / "supervisor.log", "wb")
     script = ("import sys; from plexus.gateway import workers; sys.exit(workers.supervise(2, '127.0.0.1', 0, "
               "['--host', '127.0.0.1', '--db', %r, '--no-rate-limits']))" % gw.db_path)
