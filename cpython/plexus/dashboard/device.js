@@ -253,8 +253,10 @@ export function deviceView(root, sourceId, params, navigate) {
       api.get(q("/metrics")).catch(() => []),
       api.get(q("/metrics/latest")).catch(() => null),
     ]);
+    // /metrics names only metrics (numbers); /metrics/latest covers the last
+    // hour only, so an older metric is known chartable from its name alone.
     for (const m of Array.isArray(names) ? names : []) {
-      if (!state.latest.has(m)) state.latest.set(m, { value: undefined, t: -Infinity, isNumber: false });
+      if (!state.latest.has(m)) state.latest.set(m, { value: undefined, t: -Infinity, isNumber: true });
     }
     for (const [m, v] of Object.entries((latest && latest.metrics) || {})) {
       const prev = state.latest.get(m);

@@ -97,7 +97,7 @@ async def known_source(request, scope="read"):
     _, sid = await require_source(request, scope)
     st = request.app[STATE]
     src = await st.store.source(sid)
-    if src is None and not st.hub.online(sid):
+    if src is None and not st.hub.online(sid) and not st.hub.held_elsewhere(sid):  # (another replica's device)
         raise Problem("source %r has never been seen" % sid, 404)
     return st, sid, src
 

@@ -19,6 +19,17 @@ TS_END = 2 ** 63 - 1  # the largest stored timestamp (ms)
 LATEST_WINDOW_MS = 3600000  # `latest` looks at the last hour (and any later time), as the hosted API does
 
 
+def stored_ts(p, received_ms):
+    """A point's stored time: its own (any finite number is taken, kept to the
+    64 bits a store holds) or, without one, when it was received."""
+    ts = p["timestamp"]
+    if ts is None:
+        return received_ms
+    if not -TS_END <= ts <= TS_END:
+        return TS_END if ts > 0 else -TS_END
+    return int(ts)
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -54,9 +65,7 @@ def _insert_batch(conn, source_id, batch_id, points, received_ms):
         else:
             num, text = None, _dumps(v)
         tags = p.get("tags")
-        ts = received_ms if p["timestamp"] is None else p["timestamp"]
-        if not -TS_END <= ts <= TS_END:  # any finite time is taken; SQLite keeps 64 bits of it
-            ts = TS_END if ts > 0 else -TS_END
+        ts = stored_ts(p, received_ms)
         rows.append((source_id, p["metric"], p["class"], ts, num, text, _dumps(tags) if tags else None,
                      received_ms))
     conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "

@@ -22,7 +22,7 @@ import asyncpg
 from plexus.gateway import keys
 from plexus.gateway.pg import schema
 from plexus.gateway.storage import Store, StoreUnavailable, redact_url
-from plexus.gateway.store import MAX_ROWS, RUN_FIELDS, now_ms
+from plexus.gateway.store import LATEST_WINDOW_MS, MAX_ROWS, RUN_FIELDS, now_ms, stored_ts
 
 log = logging.getLogger("plexus.gateway")
 
@@ -63,7 +63,7 @@ def _row(source_id, p, received_ms):
     else:
         num, text = None, _dumps(v)
     tags = p.get("tags")
-    ts = received_ms if p["timestamp"] is None else p["timestamp"]
+    ts = stored_ts(p, received_ms)
     return (source_id, p["metric"], p["class"], ts, num, text, _dumps(tags) if tags else None, received_ms)
 
 
@@ -231,8 +231,7 @@ class PostgresStore(Store):
         days = set()
         for j in group:
             for p in j.points:
-                ts = j.received_ms if p["timestamp"] is None else p["timestamp"]
-                d = schema.partition_day(ts)
+                d = schema.partition_day(stored_ts(p, j.received_ms))
                 if d is not None and d not in self._partitions:
                     days.add(d)
         for d in sorted(days):
@@ -368,8 +367,9 @@ class PostgresStore(Store):
         # One index probe per metric name, newest first.
         rows = await self._call(lambda c: c.fetch(
             "SELECT n.metric, p.value FROM metric_names n CROSS JOIN LATERAL (SELECT value FROM points "
-            "WHERE source_id=n.source_id AND class='metric' AND metric=n.metric ORDER BY ts DESC, id DESC "
-            "LIMIT 1) p WHERE n.source_id=$1", source_id))
+            "WHERE source_id=n.source_id AND class='metric' AND metric=n.metric AND ts>=$2 "
+            "ORDER BY ts DESC, id DESC LIMIT 1) p WHERE n.source_id=$1", source_id,
+            now_ms() - LATEST_WINDOW_MS))
         return {r[0]: json.loads(r[1]) for r in rows}
 
     async def _names(self, c, source_id, metrics):
