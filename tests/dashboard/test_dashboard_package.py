@@ -25,10 +25,10 @@ def own_files():
 def checkout_copy(dst):
     """The tracked files of a checkout, without node_modules or built files."""
     dst.mkdir()
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in", "package.json", "package-mpy.json"):
         shutil.copy(os.path.join(ROOT, name), dst / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", "vendor")
-    for d in ("cpython", "core"):
+    for d in ("cpython", "core", "firmware", "examples/systemd"):  # the wheel's data files come from these too
         shutil.copytree(os.path.join(ROOT, d), dst / d, ignore=ignore)
     return dst
 
