@@ -211,6 +211,12 @@ def _fleet_metric(conn, metric, start, end, bucket_ms, max_buckets):
                         "WHERE metric=?) AND class='metric' AND metric=? AND ts>=? AND ts<=? "
                         "GROUP BY source_id, b ORDER BY source_id, b LIMIT ?",
                         (bucket_ms, bucket_ms, metric, metric, start, end, max_buckets)).fetchall()
+    return fleet_series(rows, max_buckets)
+
+
+def fleet_series(rows, max_buckets):
+    """(source_id, bucket, avg, min, max, count) rows, ordered by source and
+    bucket -> ([per-source series of arrays], truncated), for every store."""
     series = {}
     for sid, b, avg, lo, hi, n in rows:
         s = series.setdefault(sid, {"source_id": sid, "timestamp_ms": [], "avg": [], "min": [], "max": [],

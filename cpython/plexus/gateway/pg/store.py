@@ -22,7 +22,7 @@ import asyncpg
 from plexus.gateway import keys
 from plexus.gateway.pg import schema
 from plexus.gateway.storage import Store, StoreUnavailable, redact_url
-from plexus.gateway.store import LATEST_WINDOW_MS, MAX_ROWS, RUN_FIELDS, now_ms, stored_ts
+from plexus.gateway.store import LATEST_WINDOW_MS, MAX_ROWS, RUN_FIELDS, fleet_series, now_ms, stored_ts
 
 log = logging.getLogger("plexus.gateway")
 
@@ -434,16 +434,7 @@ class PostgresStore(Store):
             "JOIN points p ON p.source_id=n.source_id AND p.class='metric' AND p.metric=n.metric "
             "WHERE n.metric=$1 AND p.ts>=$2 AND p.ts<=$3 GROUP BY p.source_id, b ORDER BY p.source_id, b LIMIT $5",
             metric, start, end, bucket_ms, max_buckets))
-        series = {}
-        for sid, b, avg, lo, hi, n in rows:
-            s = series.setdefault(sid, {"source_id": sid, "timestamp_ms": [], "avg": [], "min": [], "max": [],
-                                        "count": []})
-            s["timestamp_ms"].append(b)
-            s["avg"].append(avg)
-            s["min"].append(lo)
-            s["max"].append(hi)
-            s["count"].append(n)
-        return list(series.values()), len(rows) >= max_buckets
+        return fleet_series([tuple(r) for r in rows], max_buckets)
 
     # -- commands -------------------------------------------------------------------------------
     async def put_run(self, run):
