@@ -2,11 +2,14 @@
 only typed_command: run inline from poll(), answered with command_result.
 (Its own module so it fits a 64K heap from source.)"""
 
+import gc
 import json
 
 import plexus_core.command_decl  # noqa: F401  (first: the 64K heap is least full now)
 import plexus_core.command_legacy  # noqa: F401
-from plexus_core.board_commands import BoardCommands
+
+gc.collect()  # compiling command_runs next needs the largest free block there is
+from plexus_core.board_commands import BoardCommands  # noqa: E402
 
 
 def typed(cid, command, params=None):

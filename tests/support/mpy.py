@@ -71,8 +71,8 @@ def run(args, heap="2M", env=None, timeout=120, cwd=None):
                           capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
 
 
-def run_tests(core_dir, tests_dir, modules, heap):
-    r = run([RUNNER, core_dir, tests_dir] + list(modules), heap=heap)
+def run_tests(core_dir, tests_dir, modules, heap, runner=RUNNER):
+    r = run([runner, core_dir, tests_dir] + list(modules), heap=heap)
     out = r.stdout + r.stderr
     assert r.returncode == 0, "MicroPython (heap %s) failed:\n%s" % (heap, out)
     last = out.strip().splitlines()[-1] if out.strip() else ""
