@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from clitool import plexus
-from plexus import people_cli
+from plexus.cli import account as people_cli
 
 COMMANDS = ["init", "whoami", "logout", "send", "tail", "query", "sources", "doctor", "demo"]
 KEY = "plx_0123456789abcdef0123456789abcdef"

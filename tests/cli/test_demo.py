@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from clitool import cli_env
-from plexus import demo
+from plexus.cli import demo
 
 pytest.importorskip("plexus.gateway")
 

@@ -98,7 +98,7 @@ def test_send_to_a_closed_port_says_it_cannot_reach_it(home):
 
 
 def test_last_takes_seconds_and_weeks(home):
-    from plexus import people_cli
+    from plexus.cli import account as people_cli
     q = people_cli.window_query("90s")
     assert set(q) == {"start", "end"} and q["start"].endswith("Z")
     assert people_cli.window_query("15m") == {"last": "15m"}
@@ -108,7 +108,7 @@ def test_last_takes_seconds_and_weeks(home):
 
 
 def test_tables_print_brackets_as_text(capsys):
-    from plexus.people_cli import Out
+    from plexus.cli.account import Out
     Out().table(["metric", "value"], [("hint", "pip install 'plexus-sdk[gateway]'")], title="t[x]")
     text = capsys.readouterr().out
     assert "plexus-sdk[gateway]" in text and "t[x]" in text
@@ -116,7 +116,7 @@ def test_tables_print_brackets_as_text(capsys):
 
 def test_the_demo_report_prints_brackets_as_text():
     from rich.console import Console
-    from plexus import demo
+    from plexus.cli import demo
     buf = io.StringIO()
     demo._print_report(Console(file=buf, width=200), [], "http://127.0.0.1:8080", "/tmp/key[1].txt",
                        "board device skipped (pip install 'plexus-sdk[gateway]')", 0, True)

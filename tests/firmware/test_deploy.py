@@ -10,7 +10,7 @@ import types
 import pytest
 
 from emulated import mpremote, plexus
-from plexus import deploy
+from plexus.cli import deploy
 
 KEY = "plx_deploytestkey_5f2a9c"
 WIFI_PASSWORD = "wifi-secret-77"

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from emulated import plexus
-from plexus import deploy
+from plexus.cli import deploy
 from support import mpy
 
 if not os.path.exists(os.path.join(mpy.CORE, "plexus_core", "board.py")):

@@ -15,7 +15,7 @@ the `commands` scope, 4 gateway unreachable.
 import time
 
 from plexus.data_client import ApiError, KeyRejected, _error_text, source_path
-from plexus.people_cli import (EXIT_CODES, OK, PROBLEM, Context, _add_common, fmt_value,
+from plexus.cli.account import (EXIT_CODES, OK, PROBLEM, Context, _add_common, fmt_value,
                                parse_value, run_command)
 
 FINAL = ("succeeded", "failed", "expired")

@@ -7,16 +7,15 @@ exit status). Modules not installed in this build are skipped.
 
 import argparse
 import importlib
-import sys
 
 from plexus_core import __version__
 
 COMMAND_MODULES = [
-    "plexus.demo",            # plexus demo
-    "plexus.people_cli",      # init, whoami, logout, send, tail, query, sources, doctor
-    "plexus.command_cli",     # plexus command SOURCE NAME
+    "plexus.cli.demo",        # plexus demo
+    "plexus.cli.account",     # init, whoami, logout, send, tail, query, sources, doctor
+    "plexus.cli.command",     # plexus command SOURCE NAME
     "plexus.gateway.cli",     # plexus gateway [keys ...]
-    "plexus.deploy",          # plexus deploy
+    "plexus.cli.deploy",      # plexus deploy
 ]
 
 
@@ -47,7 +46,3 @@ def main(argv=None):
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
