@@ -157,7 +157,8 @@ def say(message: str) -> None:
             pass
 
 
-def _env(name):
+def env_setting(name):
+    """An environment variable's value; unset and blank are both None."""
     v = os.environ.get(name, "").strip()
     return v or None
 
@@ -196,18 +197,18 @@ class Settings:
             cfg, broken = dict(DEFAULTS), e
         # A broken file is named, never taken for "no key", and never
         # overwritten with a new source id; otherwise it is only ignored.
-        if broken is not None and (source_id is None or not (api_key or _env("PLEXUS_API_KEY"))):
+        if broken is not None and (source_id is None or not (api_key or env_setting("PLEXUS_API_KEY"))):
             raise broken
         if broken is not None:
             say("ignoring the config file: %s" % broken)
-        self.api_key = api_key or _env("PLEXUS_API_KEY") or cfg.get("api_key")
+        self.api_key = api_key or env_setting("PLEXUS_API_KEY") or cfg.get("api_key")
         if not self.api_key or not isinstance(self.api_key, str):
             raise ValueError("No API key. Pass Plexus(api_key=...) or set PLEXUS_API_KEY "
                              "(create a key at app.plexus.company/api, or with "
                              "`plexus gateway keys create` for a local gateway).")
 
-        http = gateway_url or _env("PLEXUS_GATEWAY_URL") or cfg.get("gateway_url")
-        ws = ws_url or _env("PLEXUS_GATEWAY_WS_URL") or cfg.get("gateway_ws_url")
+        http = gateway_url or env_setting("PLEXUS_GATEWAY_URL") or cfg.get("gateway_url")
+        ws = ws_url or env_setting("PLEXUS_GATEWAY_WS_URL") or cfg.get("gateway_ws_url")
         if http and not ws:
             ws = _swap_scheme(http.rstrip("/"), True)
         if ws and not http:
@@ -217,7 +218,7 @@ class Settings:
                                       ("http://", "https://"))
         self.ws_url = _check_url("WebSocket URL", strip_ws_path(ws or DEFAULT_GATEWAY_WS_URL),
                                  ("ws://", "wss://"))
-        ep = endpoint or _env("PLEXUS_ENDPOINT") or cfg.get("endpoint")
+        ep = endpoint or env_setting("PLEXUS_ENDPOINT") or cfg.get("endpoint")
         if not ep and custom_gateway:
             ep = self.gateway_url
         self.endpoint = (ep or DEFAULT_ENDPOINT).rstrip("/")

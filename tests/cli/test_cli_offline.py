@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from clitool import plexus
-from plexus.cli import account as people_cli
+from plexus.cli import common, data
 
 COMMANDS = ["init", "whoami", "logout", "send", "tail", "query", "sources", "doctor", "demo"]
 KEY = "plx_0123456789abcdef0123456789abcdef"
@@ -33,7 +33,7 @@ def test_every_command_has_help_with_exit_codes(home, cmd):
 
 def test_version_and_top_level_help(home):
     r = plexus(home, "--version")
-    assert r.rc == 0 and r.out.startswith("plexus ") and people_cli.__name__, r
+    assert r.rc == 0 and r.out.startswith("plexus ") and data.__name__, r
     r = plexus(home, "--help")
     assert r.rc == 0 and all(c in r.out for c in COMMANDS), r
     assert "exit codes" in r.out
@@ -183,10 +183,10 @@ def test_doctor_warns_when_the_key_would_travel_unencrypted(home):
                                         ("False", False), ('{"a": 1}', {"a": 1}), ("[1,2]", [1, 2]),
                                         ("open", "open")])
 def test_values_are_typed_like_a_person_means_them(text, value):
-    got = people_cli.parse_value(text)
+    got = data.parse_value(text)
     assert got == value and type(got) is type(value)
 
 
 def test_key_is_masked():
-    assert people_cli.mask(KEY) == "plx_0123…cdef"
-    assert people_cli.mask("plx_short") == "plx_…"
+    assert common.mask(KEY) == "plx_0123…cdef"
+    assert common.mask("plx_short") == "plx_…"

@@ -98,17 +98,17 @@ def test_send_to_a_closed_port_says_it_cannot_reach_it(home):
 
 
 def test_last_takes_seconds_and_weeks(home):
-    from plexus.cli import account as people_cli
-    q = people_cli.window_query("90s")
+    from plexus.cli import data
+    q = data.window_query("90s")
     assert set(q) == {"start", "end"} and q["start"].endswith("Z")
-    assert people_cli.window_query("15m") == {"last": "15m"}
-    assert set(people_cli.window_query("2w")) == {"start", "end"}
+    assert data.window_query("15m") == {"last": "15m"}
+    assert set(data.window_query("2w")) == {"start", "end"}
     r = plexus(home, "query", "pump-1", "--last", "90x", PLEXUS_API_KEY=KEY, PLEXUS_GATEWAY_URL=closed_port_url())
     assert r.rc == 2 and "90s, 10m, 1h, 7d or 2w" in r.err, r
 
 
 def test_tables_print_brackets_as_text(capsys):
-    from plexus.cli.account import Out
+    from plexus.cli.common import Out
     Out().table(["metric", "value"], [("hint", "pip install 'plexus-sdk[gateway]'")], title="t[x]")
     text = capsys.readouterr().out
     assert "plexus-sdk[gateway]" in text and "t[x]" in text

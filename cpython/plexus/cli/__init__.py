@@ -12,7 +12,9 @@ from plexus_core import __version__
 
 COMMAND_MODULES = [
     "plexus.cli.demo",        # plexus demo
-    "plexus.cli.account",     # init, whoami, logout, send, tail, query, sources, doctor
+    "plexus.cli.account",     # plexus init, whoami, logout
+    "plexus.cli.data",        # plexus send, tail, query, sources, events, delete
+    "plexus.cli.doctor",      # plexus doctor
     "plexus.cli.command",     # plexus command SOURCE NAME
     "plexus.gateway.cli",     # plexus gateway [keys ...]
     "plexus.cli.deploy",      # plexus deploy

@@ -7,26 +7,25 @@ declared types); any other goes the legacy way (POST /v1/sources/{id}/commands,
 values parsed as numbers, booleans or JSON where they look like one). With
 --wait it follows the run or command to its outcome.
 
-Exit codes: 0 done (with --wait: succeeded), 1 failed, expired, not
-connected or no outcome in time, 2 usage error, 3 key rejected or lacking
-the `commands` scope, 4 gateway unreachable.
+Exit codes as for every command (plexus.cli.common): with --wait, 0 means
+the device succeeded and 1 that it failed, the run expired, or no outcome
+came in time; 1 also when the device is not connected, 3 when the key lacks
+the `commands` scope.
 """
 
 import time
 
+from plexus.cli.common import OK, PROBLEM, Context, add_command, add_common_options, fmt_value
+from plexus.cli.data import parse_value
 from plexus.data_client import ApiError, KeyRejected, _error_text, source_path
-from plexus.cli.account import (EXIT_CODES, OK, PROBLEM, Context, _add_common, fmt_value,
-                               parse_value, run_command)
 
 FINAL = ("succeeded", "failed", "expired")
 POLL_S = 0.2
 
 
 def register(sub):
-    import argparse
-    p = sub.add_parser("command", help="send a command to a device",
-                       description=__doc__.split("\n\n")[1].replace("\n", " "),
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "command", cmd_command, "send a command to a device",
+                    __doc__.split("\n\n")[1].replace("\n", " "))
     p.add_argument("source", help="source id of the device")
     p.add_argument("name", help="command name")
     p.add_argument("--param", action="append", default=[], metavar="K=V",
@@ -38,8 +37,7 @@ def register(sub):
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--legacy", action="store_true", help="send as a legacy command")
     kind.add_argument("--run", action="store_true", help="start a protocol v1 run even if not declared")
-    _add_common(p)
-    p.set_defaults(func=run_command(cmd_command))
+    add_common_options(p)
 
 
 def parse_params(items, typed):

@@ -319,7 +319,7 @@ def key_request_problem(args):
     except ValueError as e:
         return str(e)
     if args.source is not None and source_id_error(args.source):
-        from plexus.cli.account import source_id_hint
+        from plexus.cli.common import source_id_hint
         hint = source_id_hint(args.source)
         return source_id_error(args.source) + ("; did you mean --source %s?" % hint if hint else "")
     return None

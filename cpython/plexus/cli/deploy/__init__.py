@@ -346,7 +346,7 @@ def settings_from_args(args):
     if args.source_id:
         err = source_id_error(args.source_id)
         if err:
-            from plexus.cli.account import source_id_hint
+            from plexus.cli.common import source_id_hint
             hint = source_id_hint(args.source_id)
             raise DeployError(err + ("; did you mean --source-id %s?" % hint if hint else ""))
         new["source_id"] = args.source_id
@@ -493,7 +493,8 @@ def check_gateway(cfg, origin, say, ca=None):
     anything is copied. `ca`: the certificate the board verifies it with."""
     import ssl
     from plexus.data_client import DataClient
-    from plexus.cli.account import check_key, data_api_url
+    from plexus.cli.account import check_key
+    from plexus.cli.common import data_api_url
 
     url = cfg.get("gateway_url", HOSTED_GATEWAY)
     client = DataClient(data_api_url(url), cfg["api_key"], timeout=10)
