@@ -61,7 +61,7 @@ def find_micropython():
 def registry_dir():
     """Where running emulators announce themselves (for `plexus deploy --list`)."""
     try:
-        from plexus.cli.deploy import emulator_dir
+        from plexus.cli.deploy.boards import emulator_dir
     except ImportError:  # the SDK is not installed: the board still works
         return None
     return emulator_dir()

@@ -82,8 +82,8 @@ def test_the_first_steps_work_from_the_installed_wheel(venv, tmp_path):
             "print(plexus.__file__); print(boardfiles.root())")
     where, board_root = r.stdout.split()
     assert where.startswith(str(venv)) and board_root == str(venv / "share" / "plexus-sdk"), r.stdout + r.stderr
-    r = run(venv, home, "python", "-c", "import os\nfrom plexus.cli import deploy\n"
-            "files = deploy.board_files()\nassert all(os.path.exists(s) for _, s, _ in files), files\n"
+    r = run(venv, home, "python", "-c", "import os\nfrom plexus.cli.deploy.files import board_files\n"
+            "files = board_files()\nassert all(os.path.exists(s) for _, s, _ in files), files\n"
             "print(len(files))")
     assert r.returncode == 0 and int(r.stdout) > 30, r.stderr
     assert run(venv, home, "plexus", "--version").stdout.startswith("plexus ")

@@ -10,14 +10,18 @@ import types
 import pytest
 
 from emulated import mpremote, plexus
-from plexus.cli import deploy
+from plexus.cli.common import CommandError
+from plexus.cli.deploy import Console
+from plexus.cli.deploy.boards import find_boards
+from plexus.cli.deploy.files import FIRMWARE, ROOT, board_files, compile_mpy, firmware_modules, mpy_cross_command
+from plexus.cli.deploy.repl import check_board
 
 KEY = "plx_deploytestkey_5f2a9c"
 WIFI_PASSWORD = "wifi-secret-77"
 
 
 def core_modules():
-    with open(os.path.join(deploy.ROOT, "package.json")) as f:
+    with open(os.path.join(ROOT, "package.json")) as f:
         return ["/lib/" + dest for dest, _ in json.load(f)["urls"]]
 
 
@@ -36,7 +40,7 @@ def test_deploy_puts_core_firmware_and_config_on_the_board(emulator, board_env):
         assert files[module[:-3] + ".mpy"][:2] == b"M\x06"
     assert files["/lib/plexus_device.mpy"][:1] == b"M"
     for name in ("boot.py", "main.py"):
-        with open(os.path.join(deploy.FIRMWARE, name), "rb") as f:
+        with open(os.path.join(FIRMWARE, name), "rb") as f:
             assert files["/" + name] == f.read()
     cfg = json.loads(files["/plexus_config.json"])
     assert cfg == {"api_key": KEY, "wifi_ssid": "bench", "wifi_password": WIFI_PASSWORD,
@@ -51,7 +55,7 @@ def test_redeploy_copies_only_changes_and_keeps_the_key_on_the_board(emulator, b
     rc, out = plexus("deploy", "--port", board.port, "--no-check", "--source-id", "renamed", "--interval", "2",
                      "--tail", "0", env=board_env)
     assert rc == 0, out
-    n = len(deploy.board_files())
+    n = len(board_files())
     assert "Copying 0 of %d files (%d unchanged)" % (n, n) in out
     assert KEY not in out  # read back from the board, still masked
     board.stop()
@@ -71,7 +75,7 @@ def test_sources_then_mpy_leaves_no_stale_py_to_shadow_the_mpy(emulator, board_e
     files = board.files()
     lib = sorted(p for p in files if p.startswith("/lib/plexus_core/") and not p.endswith("/"))
     assert len(lib) == len(core_modules()) - 1 and all(p.endswith(".mpy") for p in lib), lib
-    for module in deploy.firmware_modules():
+    for module in firmware_modules():
         assert "/lib/" + module not in files and "/lib/" + module[:-3] + ".mpy" in files
 
 
@@ -96,7 +100,7 @@ def test_list_shows_running_emulated_boards(emulator, board_env):
 
 
 def test_no_board_found_says_what_to_do(board_env):
-    if any(not p.startswith("/dev/pts/") for p, _ in deploy.find_boards()):
+    if any(not p.startswith("/dev/pts/") for p, _ in find_boards()):
         pytest.skip("a USB board is plugged into this machine")
     rc, out = plexus("deploy", "--key", KEY, env=board_env)
     assert rc == 1 and "no board found" in out and "--list" in out, out
@@ -145,34 +149,34 @@ def info(**kw):
 
 
 def test_old_or_foreign_firmware_is_refused_with_the_fix():
-    deploy.check_board(info())
-    with pytest.raises(deploy.DeployError, match="1.19.1; Plexus needs 1.23 or newer"):
-        deploy.check_board(info(version=(1, 19, 1)))
-    with pytest.raises(deploy.DeployError, match="circuitpython, not MicroPython"):
-        deploy.check_board(info(name="circuitpython"))
+    check_board(info())
+    with pytest.raises(CommandError, match="1.19.1; Plexus needs 1.23 or newer"):
+        check_board(info(version=(1, 19, 1)))
+    with pytest.raises(CommandError, match="circuitpython, not MicroPython"):
+        check_board(info(name="circuitpython"))
 
 
 def test_mpy_files_match_the_boards_mpy_version(tmp_path):
-    files = [("/lib/plexus_core/limits.py", os.path.join(deploy.ROOT, "core/plexus_core/limits.py"), True)]
+    files = [("/lib/plexus_core/limits.py", os.path.join(ROOT, "core/plexus_core/limits.py"), True)]
     for board_mpy in ((6, 3), (6, 2), (6, 1), (5, 0)):
         # the mpy-cross chosen says which .mpy version it emits
-        cmd = deploy.mpy_cross_command(board_mpy)
+        cmd = mpy_cross_command(board_mpy)
         version = subprocess.run(cmd + ["--version"], capture_output=True, text=True).stdout
         want = "mpy v%d.%d" % board_mpy if board_mpy[1] else "mpy v%d" % board_mpy[0]
         assert version.strip().endswith(want), (board_mpy, version)
         work = tmp_path / ("v%d%d" % board_mpy)
         work.mkdir()
-        (dest, path, _), = deploy.compile_mpy(files, board_mpy, str(work))
+        (dest, path, _), = compile_mpy(files, board_mpy, str(work))
         with open(path, "rb") as f:
             header = f.read(2)
         assert dest == "/lib/plexus_core/limits.mpy" and header == b"M" + bytes([board_mpy[0]])
-    with pytest.raises(deploy.DeployError, match="--no-mpy"):
-        deploy.compile_mpy(files, (7, 0), str(tmp_path))
+    with pytest.raises(CommandError, match="--no-mpy"):
+        compile_mpy(files, (7, 0), str(tmp_path))
 
 
 def test_console_masks_secrets_in_everything_it_prints():
     lines = []
-    say = deploy.Console([KEY, None, ""], stream=types.SimpleNamespace(write=lines.append, flush=lambda: None))
+    say = Console([KEY, None, ""], stream=types.SimpleNamespace(write=lines.append, flush=lambda: None))
     say.hide("hunter22")
     say("board | key=%s pw=hunter22" % KEY)
     assert KEY not in "".join(lines) and "hunter22" not in "".join(lines)
