@@ -27,6 +27,7 @@ SLOW = (  # node id prefixes, each 10 s or more on a 2-core machine
     "client/test_crash.py",
     "video/test_video_end_to_end.py::test_a_stalled_viewer",
     "test_micropython.py::test_core_from",  # every core test module, four ways, in MicroPython
+    "test_packaging.py::test_the_demo_board_program_ships",  # builds an sdist, then a wheel from it
 )
 
 

@@ -5,7 +5,12 @@ import ast
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tarfile
 import tomllib
+import zipfile
 
 import plexus
 import plexus_core
@@ -124,3 +129,32 @@ def test_public_client_api_is_annotated():
                     if sig.parameters[p].annotation is inspect.Parameter.empty]
     assert not missing, missing
     assert os.path.exists(os.path.join(ROOT, "cpython", "plexus", "py.typed"))
+
+
+def test_the_demo_board_program_ships_in_the_sdist_and_its_wheel(tmp_path):
+    # `plexus demo` reads its board's main.py from the installed package and
+    # copies it to the board: an sdist carries it, and so does a wheel built from that sdist
+    from plexus.cli.demo.devices import BOARD_PROGRAM
+    rel = os.path.relpath(BOARD_PROGRAM, os.path.join(ROOT, "cpython")).replace(os.sep, "/")
+    assert rel == "plexus/cli/demo/board/main.py" and "plexus_app.main(read_sensors)" in open(BOARD_PROGRAM).read()
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in", "package.json", "package-mpy.json"):
+        shutil.copy(os.path.join(ROOT, name), src / name)
+    for d in ("cpython", "core", "firmware", "examples/systemd"):
+        shutil.copytree(os.path.join(ROOT, d), src / d,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", "*.egg-info"))
+    r = subprocess.run([sys.executable, "-m", "build", "--sdist", "-o", str(tmp_path / "sdist"), str(src)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
+    with tarfile.open(sdist) as t:
+        members = t.getnames()
+        t.extractall(tmp_path / "unpacked", filter="data")
+    assert any(m.endswith("/cpython/" + rel) for m in members), "no %s in the sdist" % rel
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+                        str(tmp_path / "unpacked" / members[0].split("/")[0])],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    assert rel in zipfile.ZipFile(wheel).namelist(), "no %s in the wheel built from the sdist" % rel

@@ -23,7 +23,7 @@ sys.path[:0] = [os.path.join(ROOT, "cpython"), os.path.join(ROOT, "core")]
 os.environ["PLEXUS_QUIET"] = "1"
 
 from plexus import Plexus  # noqa: E402
-from plexus.cli.demo import LocalGateway  # noqa: E402
+from plexus.cli.demo.gateway import LocalGateway  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]

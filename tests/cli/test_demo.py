@@ -14,7 +14,8 @@ import urllib.request
 import pytest
 
 from clitool import cli_env
-from plexus.cli import demo
+from plexus.cli.demo.devices import board_support
+from plexus.cli.demo.report import reckon
 
 pytest.importorskip("plexus.gateway")
 
@@ -36,7 +37,7 @@ def test_ten_seconds_nothing_lost_nothing_duplicated(home):
     for d in sims:
         assert d["events_sent"] > 0 and d["events_stored"] == d["events_sent"], d
     # The board (firmware template under the MicroPython unix port) runs when both exist.
-    has_board, note = demo.board_support()
+    has_board, note = board_support()
     assert len(boards) == (1 if has_board else 0)
     assert report["note"] == note
     # the demo leaves nothing in the user's home
@@ -80,5 +81,5 @@ def test_keep_serves_the_dashboard_until_interrupted(home):
 def test_reckoning_counts_each_reading_once():
     sent = [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
     found = collections.Counter({("a", 1): 1, ("a", 2): 2, ("b", 1): 1})
-    assert demo.reckon(sent, found) == (4, 4, 1, 1)  # sent, stored, lost, duplicated
-    assert demo.reckon(sent, collections.Counter(sent)) == (4, 4, 0, 0)
+    assert reckon(sent, found) == (4, 4, 1, 1)  # sent, stored, lost, duplicated
+    assert reckon(sent, collections.Counter(sent)) == (4, 4, 0, 0)

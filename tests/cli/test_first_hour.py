@@ -116,10 +116,10 @@ def test_tables_print_brackets_as_text(capsys):
 
 def test_the_demo_report_prints_brackets_as_text():
     from rich.console import Console
-    from plexus.cli import demo
+    from plexus.cli.demo.report import print_report
     buf = io.StringIO()
-    demo._print_report(Console(file=buf, width=200), [], "http://127.0.0.1:8080", "/tmp/key[1].txt",
-                       "board device skipped (pip install 'plexus-sdk[gateway]')", 0, True)
+    print_report(Console(file=buf, width=200), [], "http://127.0.0.1:8080", "/tmp/key[1].txt",
+                 "board device skipped (pip install 'plexus-sdk[gateway]')", 0, True)
     text = buf.getvalue()
     assert "pip install 'plexus-sdk[gateway]'" in text and "/tmp/key[1].txt" in text, text
 
