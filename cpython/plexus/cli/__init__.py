@@ -1,13 +1,16 @@
-"""The `plexus` command. Each feature registers its own subcommands.
+"""The `plexus` command (also `python -m plexus.cli`). Each feature registers
+its own subcommands.
 
 A module listed in COMMAND_MODULES defines register(subparsers), adding
 parsers that set `func` (called with the parsed args; its return value is the
-exit status). Modules not installed in this build are skipped.
+exit status, one of plexus.cli.common's exit codes). Modules not installed in
+this build are skipped.
 """
 
 import argparse
 import importlib
 
+from plexus.cli.common import EXIT_CODES, INTERRUPTED, OK
 from plexus_core import __version__
 
 COMMAND_MODULES = [
@@ -24,9 +27,7 @@ COMMAND_MODULES = [
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="plexus", description="Plexus telemetry SDK and local gateway.",
-        epilog="Start with `plexus demo`. `plexus COMMAND --help` describes each command.\n"
-               "exit codes: 0 done, 1 a problem was found, 2 usage error, 3 the gateway rejected "
-               "the key, 4 the gateway is unreachable, 130 interrupted",
+        epilog="Start with `plexus demo`. `plexus COMMAND --help` describes each command.\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version="plexus " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -45,6 +46,6 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args) or 0
+        return args.func(args) or OK
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED

@@ -175,12 +175,21 @@ def source_id_hint(text):
     return s if s and s != text and source_id_error(s) is None else None
 
 
-def checked_source_id(text, flag):
+def source_id_problem(text, flag):
+    """What is wrong with `text` as a source id, with the valid one it is
+    close to as a value for `flag`; None when it is valid."""
     from plexus_core.source_id import source_id_error
     err = source_id_error(text)
-    if err:
-        hint = source_id_hint(text)
-        raise ValueError("%s: %s%s" % (flag, err, "; did you mean %s %s?" % (flag, hint) if hint else ""))
+    if err is None:
+        return None
+    hint = source_id_hint(text)
+    return err + ("; did you mean %s %s?" % (flag, hint) if hint else "")
+
+
+def checked_source_id(text, flag):
+    problem = source_id_problem(text, flag)
+    if problem:
+        raise ValueError("%s: %s" % (flag, problem))
     return text
 
 

@@ -19,13 +19,12 @@ import tempfile
 import urllib.parse
 
 from plexus.cli.account import check_key
-from plexus.cli.common import PROBLEM, REJECTED, UNREACHABLE, CommandError, data_api_url, source_id_hint
+from plexus.cli.common import PROBLEM, REJECTED, UNREACHABLE, CommandError, data_api_url, source_id_problem
 from plexus.cli.deploy.boards import Board, choose_port, emulated_boards, list_boards
 from plexus.cli.deploy.files import LIBRARY_DIRS, board_files, compile_mpy, plan_copy, remove_stale
 from plexus.cli.deploy.repl import board_info, check_board, tail
 from plexus.config import DEFAULT_GATEWAY_URL, ConfigError, config_path, load_config
 from plexus.data_client import DataClient
-from plexus_core.source_id import source_id_error
 
 CONFIG_PATH = "/plexus_config.json"
 # What the exit codes of plexus.cli.common mean for `plexus deploy` (also in docs/firmware.md).
@@ -74,10 +73,9 @@ def settings_from_args(args):
             raise CommandError("that API key is malformed: Plexus keys start with plx_ and have no spaces")
         new["api_key"] = key
     if args.source_id:
-        err = source_id_error(args.source_id)
-        if err:
-            hint = source_id_hint(args.source_id)
-            raise CommandError(err + ("; did you mean --source-id %s?" % hint if hint else ""))
+        problem = source_id_problem(args.source_id, "--source-id")
+        if problem:
+            raise CommandError(problem)
         new["source_id"] = args.source_id
     gateway = args.gateway or os.environ.get("PLEXUS_GATEWAY_URL")
     if gateway:
