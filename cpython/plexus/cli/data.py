@@ -10,9 +10,9 @@ import threading
 import time
 import urllib.parse
 
+from plexus.cli.account import limit_text, source_limit
 from plexus.cli.common import (OK, PROBLEM, REJECTED, Context, NotSetUp, add_command, add_common_options,
                                checked_source_id, fmt_time, fmt_value, iso_utc)
-from plexus.cli.account import limit_text, source_limit
 from plexus.config import config_path
 from plexus.data_client import ApiError, DataClient, KeyRejected, Unreachable, follow, source_path
 
