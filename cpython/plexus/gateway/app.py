@@ -82,7 +82,10 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT, max_queued_points=None)
     hub = Hub()
     st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile,
                       Intake(max_queued_points))
-    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[data_api_edge, error_replies, store_unavailable])
+    # Outermost first: CORS goes on every Data API answer, errors included; the
+    # database's 503 is an ApiError like any other.
+    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT,
+                          middlewares=[data_api_edge, error_replies, store_unavailable])
     app[STATE] = st
     app.add_routes([
         web.get("/health", health),
