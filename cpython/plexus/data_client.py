@@ -6,17 +6,11 @@ stream), never in a URL, and never appears in an error message.
 """
 
 import json
-import ssl
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
-from email.utils import parsedate_to_datetime
 
-from plexus_core import __version__
+from plexus.http_transport import USER_AGENT, HttpUnavailable, exchange, server_date_ms
 from plexus_core.errors import AuthenticationError, PlexusError
-
-DEFAULT_API_URL = "https://api.plexus.company"
 
 
 class Unreachable(PlexusError):
@@ -45,10 +39,7 @@ class Response:
 
     def server_time_ms(self):
         """The server's clock from the Date header (1 s resolution), or None."""
-        try:
-            return int(parsedate_to_datetime(self.headers.get("Date")).timestamp() * 1000)
-        except (TypeError, ValueError):
-            return None
+        return server_date_ms(self.headers)
 
 
 def _error_text(data, fallback):
@@ -71,8 +62,7 @@ class DataClient:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
-        # made once: loading the system CA store costs ~20 ms, more than a local request
-        self._tls = ssl.create_default_context() if self.base_url.startswith("https://") else None
+        self._tls = None  # an ssl.SSLContext trusted instead of the system's CAs (deploy --ca sets one)
 
     def request(self, method, path, body=None, query=None, check=True):
         """Returns a Response; raises Unreachable, KeyRejected or ApiError (when check)."""
@@ -81,23 +71,21 @@ class DataClient:
             q = {k: v for k, v in query.items() if v is not None}
             if q:
                 url += "?" + urllib.parse.urlencode(q)
-        headers = {"User-Agent": "plexus-sdk/" + __version__, "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         if self.api_key:
             headers["x-api-key"] = self.api_key
         data = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
-        req = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self._tls) as r:
-                return Response(r.status, _json(r.read()), r.headers)
-        except urllib.error.HTTPError as e:
-            resp = Response(e.code, _json(e.read()), e.headers)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", e)
-            raise Unreachable("cannot reach the gateway at %s (%s)" % (self.base_url, reason)) from None
-        if not check:
+            status, resp_headers, raw = exchange(method, url, headers, data, self.timeout, self._tls)
+        except HttpUnavailable as e:
+            raise Unreachable("cannot reach the gateway at %s (%s)" % (self.base_url, e.reason)) from None
+        except ValueError as e:  # a URL urllib cannot use (e.g. a port that is not a number)
+            raise Unreachable("cannot reach the gateway at %s (%s)" % (self.base_url, e)) from None
+        resp = Response(status, _json(raw), resp_headers)
+        if not check or 200 <= status < 300:
             return resp
         text = _error_text(resp.data, "HTTP %d" % resp.status)
         if resp.status == 401:
@@ -114,12 +102,6 @@ class DataClient:
 
     def sources(self):
         return (self.get("/v1/sources") or {}).get("devices", [])
-
-    def source(self, source_id):
-        return self.get(source_path(source_id))
-
-    def latest(self, source_id):
-        return (self.get(source_path(source_id, "/metrics/latest")) or {}).get("metrics", {})
 
     def query(self, source_id, metrics=None, last=None, start=None, end=None, interval=None):
         return self.get(source_path(source_id, "/metrics/query"), metrics=metrics, last=last,
@@ -141,7 +123,7 @@ class DataClient:
         while not stop.is_set():
             try:
                 ws = websocket.create_connection(url, timeout=self.timeout,
-                                                 header=["User-Agent: plexus-sdk/" + __version__])
+                                                 header=["User-Agent: " + USER_AGENT])
             except (OSError, websocket.WebSocketException) as e:
                 if stop.wait(delay):
                     return

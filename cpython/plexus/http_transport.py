@@ -1,4 +1,5 @@
-"""HTTP requests to the gateway (/ingest) and the app API (/api/runs).
+"""HTTP requests to the gateway: /ingest and the app API (/api/runs) here,
+the Data API through data_client, all over `exchange()`.
 
 Every failure to get a complete answer (refused, reset, timeout, a response
 cut short) is one exception type, HttpUnavailable, so the caller has exactly
@@ -14,16 +15,20 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
-from email.utils import parsedate_to_datetime
 
 from plexus_core import __version__
+from plexus_core.http11 import date_ms
 from plexus_core.limits import GZIP_THRESHOLD
 
 USER_AGENT = "plexus-sdk/%s (python)" % __version__
 
 
 class HttpUnavailable(OSError):
-    """No complete HTTP answer: retry later."""
+    """No complete HTTP answer: retry later. `reason` says why, without the URL's path."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
 
 
 _TLS = []
@@ -39,12 +44,34 @@ def _tls(url):
     return _TLS[0]
 
 
+def exchange(method, url, headers, data=None, timeout=10.0, tls=None):
+    """One request; returns (status, headers, body bytes), error statuses
+    included. Raises HttpUnavailable when there is no complete answer.
+    `tls`: an ssl.SSLContext to verify https with instead of the system's."""
+    headers = dict(headers)
+    headers["User-Agent"] = USER_AGENT
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=tls or _tls(url)) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        try:
+            body = e.read()
+        except (OSError, http.client.HTTPException):
+            body = b""
+        return e.code, e.headers, body
+    except urllib.error.URLError as e:
+        raise HttpUnavailable("cannot reach %s: %s" % (_host(url), e.reason), e.reason) from None
+    except (OSError, http.client.HTTPException, ssl.SSLError, socket.timeout) as e:
+        raise HttpUnavailable("no answer from %s: %s" % (_host(url), type(e).__name__), type(e).__name__) from None
+
+
 def request(method, url, api_key, body=None, timeout=10.0, gzip_over=None, answer=None):
     """Send one request; returns (status, text). Raises HttpUnavailable.
 
     `answer`, a dict, receives the server's clock reading ("date_ms", from the
     Date header: whole seconds) when the response has one."""
-    headers = {"x-api-key": api_key, "User-Agent": USER_AGENT}
+    headers = {"x-api-key": api_key}
     data = None
     if body is not None:
         data = body.encode() if isinstance(body, str) else body
@@ -52,22 +79,17 @@ def request(method, url, api_key, body=None, timeout=10.0, gzip_over=None, answe
         if gzip_over is not None and len(data) > gzip_over:
             data = gzip.compress(data, 6)
             headers["Content-Encoding"] = "gzip"
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout, context=_tls(url)) as resp:
-            _date(resp.headers, answer)
-            return resp.status, resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        _date(e.headers, answer)
-        try:
-            text = e.read().decode("utf-8", "replace")
-        except (OSError, http.client.HTTPException):
-            text = ""
-        return e.code, text
-    except urllib.error.URLError as e:
-        raise HttpUnavailable("cannot reach %s: %s" % (_host(url), e.reason)) from None
-    except (OSError, http.client.HTTPException, ssl.SSLError, socket.timeout) as e:
-        raise HttpUnavailable("no answer from %s: %s" % (_host(url), type(e).__name__)) from None
+    status, resp_headers, raw = exchange(method, url, headers, data, timeout)
+    if answer is not None:
+        ms = server_date_ms(resp_headers)
+        if ms is not None:
+            answer["date_ms"] = ms
+    return status, raw.decode("utf-8", "replace")
+
+
+def server_date_ms(headers):
+    """The server's clock from a response's Date header (whole seconds), or None."""
+    return date_ms(headers.get("Date")) if headers is not None else None
 
 
 def ingest(gateway_url, api_key, body, timeout=10.0, answer=None):
@@ -84,15 +106,6 @@ def api_json(method, url, api_key, payload, timeout=10.0):
     except ValueError:
         data = None
     return status, data, text
-
-
-def _date(headers, answer):
-    if answer is None or headers is None or not headers.get("Date"):
-        return
-    try:
-        answer["date_ms"] = int(parsedate_to_datetime(headers["Date"]).timestamp()) * 1000
-    except (TypeError, ValueError, IndexError, OverflowError):
-        pass
 
 
 def _host(url):

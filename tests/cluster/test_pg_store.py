@@ -120,6 +120,8 @@ def test_postgres_restart_while_running_loses_nothing_and_answers_503_meanwhile(
                                                                                              "value": 1}]},
                                       key=gw.key)
             assert status == 503 and "try again later" in body["error"] and hdrs["Retry-After"]
+            status, body, hdrs = http(gw, "GET", "/v1/sources", key=gw.key)  # the Data API's shape, same header
+            assert status == 503 and "try again later" in body["detail"] and hdrs["Retry-After"]
             assert px.buffer_size() > 0       # nothing acknowledged while the database is away
             with pytest.raises(websocket.WebSocketException):  # devices are turned away, not accepted
                 for _ in range(3):

@@ -179,6 +179,8 @@ def test_mqtt_bridge(gateway, tmp_path, broker):
 
 
 def test_camera_with_a_synthetic_picture(gateway, tmp_path):
+    """No camera is attached here: the example's --synthetic picture stands in
+    for cv2.VideoCapture; encoding, sending and the gateway are real."""
     pytest.importorskip("cv2")
     out = run_example("camera.py", ["--synthetic", "--count", "15", "--fps", "30", "--source-id", "ex-cam"],
                       gateway, tmp_path)

@@ -1,4 +1,8 @@
-"""stream_camera with the real FFmpeg: test sources, stalls, failures."""
+"""stream_camera with the real FFmpeg: test sources, stalls, failures.
+
+No camera device is attached where these run: FFmpeg's own test source
+(`lavfi:testsrc`) and a small MJPEG-over-HTTP server stand in for one. The
+FFmpeg process, its pipes and the frame path are real; a V4L2 device is not."""
 
 import shutil
 import socket

@@ -1,50 +1,11 @@
-"""The binary frame of docs/protocol.md §4.13, JPEG headers, encoding and the 750,000-byte budget."""
+"""JPEG headers, encoding and the 750,000-byte budget of docs/protocol.md §4.13 (the binary
+frame's layout is the core's: tests/core/test_videoframe.py)."""
 
 import numpy as np
 import pytest
 
 from plexus import video
 from videokit import decode, gradient, jpeg, noise, png, with_exif_thumbnail
-
-
-# -- binary layout ---------------------------------------------------------------
-
-def test_frame_bytes_match_the_protocol_example():
-    f = video.build_frame("cam-rig-2", "front", 640, 480, 1760000000123, b"\xff\xd8..\xff\xd9")
-    want = bytes.fromhex("01 09") + b"cam-rig-2" + bytes.fromhex("05") + b"front" + bytes.fromhex(
-        "00 00 02 80 00 00 01 e0 00 00 01 99 c8 2c c0 7b") + b"\xff\xd8..\xff\xd9"
-    assert f == want
-
-
-def test_parse_frame_round_trip():
-    f = video.build_frame("rig", "camera:0", 1, 65536, 2 ** 62, b"JPEG")
-    assert video.parse_frame(f) == {"source_id": "rig", "camera_id": "camera:0", "width": 1,
-                                    "height": 65536, "timestamp": 2 ** 62, "jpeg": b"JPEG"}
-
-
-def test_ids_are_truncated_to_255_bytes_on_a_character_boundary():
-    cam = "é" * 200                      # 400 bytes, two per character
-    f = video.build_frame("s", cam, 1, 1, 1, b"")
-    p = video.parse_frame(f)
-    assert f[3] == 254                   # 255 would split the 128th "é"
-    assert p["camera_id"] == "é" * 127
-    sid = "a" + "€" * 100                # 1 + 300 bytes, three per character
-    p = video.parse_frame(video.build_frame(sid, "c", 1, 1, 1, b""))
-    assert p["source_id"] == "a" + "€" * 84    # 253 bytes
-    assert video.truncate_utf8("x" * 255) == b"x" * 255
-    assert video.truncate_utf8("🙂" * 64) == "🙂".encode() * 63     # 4-byte characters
-
-
-@pytest.mark.parametrize("w,h,ts", [(-1, 1, 1), (1, 2 ** 32, 1), (1, 1, 2 ** 63)])
-def test_out_of_range_header_fields_raise(w, h, ts):
-    with pytest.raises(ValueError, match="uint32"):
-        video.build_frame("s", "c", w, h, ts, b"")
-
-
-@pytest.mark.parametrize("data", [b"", b"\x02\x00\x00", b"\x01\x05ab", b"\x01\x01a\x01b\x00\x00"])
-def test_cut_or_wrong_version_frames_are_refused(data):
-    with pytest.raises(ValueError):
-        video.parse_frame(data)
 
 
 # -- JPEG header parsing -------------------------------------------------------------

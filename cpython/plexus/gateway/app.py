@@ -11,6 +11,7 @@ from plexus.gateway.backpressure import Intake
 from plexus.gateway.browser_ws import browser_socket
 from plexus.gateway.commands import Commands
 from plexus.gateway.edge import data_api_edge
+from plexus.gateway.errors import ApiError, error_replies
 from plexus.gateway.hub import Hub
 from plexus.gateway.jsontext import json_response
 from plexus.gateway.profile import DEFAULT
@@ -49,19 +50,18 @@ async def store_unavailable(request, handler):
     down; one that was upgraded already is dropped (the client reconnects)."""
     upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
     if upgrade and not getattr(request.app[STATE].store, "available", True):
-        return _unavailable()
+        raise _unavailable()
     try:
         return await handler(request)
     except StoreUnavailable as e:
         log.warning("%s %s: %s", request.method, request.path, e)
         if upgrade and request.transport is not None:
             request.transport.close()
-        return _unavailable()
+        raise _unavailable() from None
 
 
 def _unavailable():
-    return web.json_response({"error": "the gateway's database is unavailable; try again later"},
-                             status=503, headers={"Retry-After": "2"})
+    return ApiError(503, "the gateway's database is unavailable; try again later", {"Retry-After": "2"})
 
 
 async def _join_cluster(st):
@@ -82,7 +82,10 @@ def make_app(db_path, rate_limits=None, profile=DEFAULT, max_queued_points=None)
     hub = Hub()
     st = GatewayState(store, hub, rate_limits or Limits(), Commands(store, hub, profile), profile,
                       Intake(max_queued_points))
-    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT, middlewares=[data_api_edge, store_unavailable])
+    # Outermost first: CORS goes on every Data API answer, errors included; the
+    # database's 503 is an ApiError like any other.
+    app = web.Application(client_max_size=limits.HTTP_BODY_LIMIT,
+                          middlewares=[data_api_edge, error_replies, store_unavailable])
     app[STATE] = st
     app.add_routes([
         web.get("/health", health),

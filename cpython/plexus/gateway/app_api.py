@@ -11,9 +11,10 @@ import uuid
 
 from aiohttp import web
 
-from plexus.gateway.data_api import BadRequest, parse_time
+from plexus.gateway.data_api import parse_time
+from plexus.gateway.errors import ApiError, Invalid
 from plexus.gateway.jsontext import json_response
-from plexus.gateway.state import STATE, error, require_key
+from plexus.gateway.state import STATE, require_key
 from plexus_core.source_id import source_id_error
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
@@ -23,12 +24,12 @@ OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
 def _criteria(body):
     crit = body.get("pass_criteria") or []
     if not isinstance(crit, list):
-        raise BadRequest("pass_criteria must be a list")
+        raise ApiError(400, "pass_criteria must be a list")
     for c in crit:
         if (not isinstance(c, dict) or not isinstance(c.get("metric"), str) or c.get("operator") not in OPS
                 or type(c.get("value")) not in (int, float)):
-            raise BadRequest("each pass criterion needs metric, operator (one of %s) and a numeric value"
-                             % " ".join(OPS))
+            raise ApiError(400, "each pass criterion needs metric, operator (one of %s) and a numeric value"
+                           % " ".join(OPS))
     return crit
 
 
@@ -40,15 +41,15 @@ async def create_run(request):
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
-        return error(400, "body needs a name")
+        raise ApiError(400, "body needs a name")
     sid = body.get("source_id")
     if sid is not None and (source_id_error(sid, allow_uuid=True) or not key.may_use(sid)):
-        return error(403 if not source_id_error(sid, allow_uuid=True) else 400, "source_id not allowed")
+        raise ApiError(403 if not source_id_error(sid, allow_uuid=True) else 400, "source_id not allowed")
     try:
         started = parse_time("started_at", body.get("started_at") or "")
         _criteria(body)
-    except BadRequest as e:
-        return error(400, str(e))
+    except Invalid as e:  # a 422 on the Data API; this API answers 400
+        raise ApiError(400, str(e)) from None
     run = {"id": uuid.uuid4().hex, "name": body["name"], "source_id": sid, "status": "running",
            "started_at": body["started_at"], "started_ms": started, "tags": body.get("tags") or {},
            "metadata": body.get("metadata") or {}, "pass_criteria": body.get("pass_criteria") or []}
@@ -61,14 +62,14 @@ async def end_run(request):
     st = request.app[STATE]
     run = await st.store.get_test_run(request.match_info["run_id"])
     if run is None:
-        return error(404, "NOT_FOUND: no such run")
+        raise ApiError(404, "NOT_FOUND: no such run")
     try:
         body = await request.json()
         if body.get("status") not in ("completed", "aborted"):
-            raise BadRequest("status must be completed or aborted")
+            raise ApiError(400, "status must be completed or aborted")
         ended = parse_time("ended_at", body.get("ended_at") or "")
-    except (ValueError, AttributeError, BadRequest) as e:
-        return error(400, str(e))
+    except (ValueError, AttributeError, Invalid) as e:
+        raise ApiError(400, str(e)) from None
     run.update(status=body["status"], ended_at=body["ended_at"], ended_ms=ended)
     await _judge(st.store, run)
     await st.store.put_test_run(run)
@@ -92,7 +93,7 @@ async def get_run(request):
     store = request.app[STATE].store
     run = await store.get_test_run(request.match_info["run_id"])
     if run is None:
-        return error(404, "NOT_FOUND: no such run")
+        raise ApiError(404, "NOT_FOUND: no such run")
     if run.get("ended_ms") is not None:
         await _judge(store, run)
     return json_response({"run": run})

@@ -12,10 +12,10 @@ import uuid
 from aiohttp import web
 
 from plexus.gateway.data_api import known_source
-from plexus.gateway.edge import Invalid
+from plexus.gateway.errors import ApiError, Invalid
 from plexus.gateway.jsontext import json_response
 from plexus.gateway.profile import DEFAULT
-from plexus.gateway.state import error, require_source
+from plexus.gateway.state import require_source
 from plexus.gateway.store import now_ms
 from plexus_core.commands import is_name
 
@@ -144,7 +144,7 @@ class Commands:
         sid = await self._target(request, "read")
         cmd = await self.store.get_command(sid, request.match_info["command_id"])
         if cmd is None:
-            return error(404, "no such command")
+            raise ApiError(404, "no such command")
         return json_response(cmd)
 
     async def start_run(self, request):
@@ -155,7 +155,7 @@ class Commands:
         decl = next((c for c in declared if isinstance(c, dict) and c.get("name") == body["command"]), None)
         ttl = body.get("ttl_s", (decl or {}).get("expires_in_s", DEFAULT_TTL_S))
         if type(ttl) not in (int, float) or not 0 < ttl <= 86400:
-            return error(400, "ttl_s must be a number of seconds from 0 to 86400")
+            raise ApiError(400, "ttl_s must be a number of seconds from 0 to 86400")
         t = now_ms()
         run = {"run_id": uuid.uuid4().hex, "source_id": sid, "command": body["command"], "params": params,
                "created_ms": t, "deadline_ms": t + int(ttl * 1000), "idempotent": bool((decl or {}).get("idempotent")),
@@ -170,7 +170,7 @@ class Commands:
         sid = await self._target(request, "read")
         run = await self.store.get_run(request.match_info["run_id"])
         if run is None or run["source_id"] != sid:
-            return error(404, "no such run")
+            raise ApiError(404, "no such run")
         if run["state"] == "queued" and run["attempt"] == 0 and now_ms() >= run["deadline_ms"]:
             run["state"] = "expired"  # never delivered; a delivered run's outcome is the device's to report
             await self.store.put_run(run)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from plexus.gateway.edge import BadRequest, Invalid, Problem
+from plexus.gateway.errors import ApiError, Invalid
 from plexus.gateway.jsontext import dumps, json_response
 from plexus.gateway.state import STATE, require_key, require_source
 from plexus.gateway.store import MAX_ROWS, now_ms
@@ -20,7 +20,7 @@ EARLIEST, LATEST = -(1 << 63), (1 << 63) - 1  # every timestamp a store holds (6
 
 def parse_last(text):
     if len(text) < 2 or text[-1] not in UNIT_MS or not (text[:-1].isascii() and text[:-1].isdigit()):
-        raise BadRequest("last must be a whole number followed by m, h or d (e.g. 15m, 1h, 7d)")
+        raise ApiError(400, "last must be a whole number followed by m, h or d (e.g. 15m, 1h, 7d)")
     return int(text[:-1]) * UNIT_MS[text[-1]]
 
 
@@ -54,9 +54,9 @@ def window(q):
     if start is None and end is None:
         return now - 3600000, now
     if start is None or end is None:
-        raise BadRequest("give both start and end, or neither")
+        raise ApiError(400, "give both start and end, or neither")
     if start > end:
-        raise BadRequest("start must not be after end")
+        raise ApiError(400, "start must not be after end")
     return start, end
 
 
@@ -98,7 +98,7 @@ async def known_source(request, scope="read"):
     st = request.app[STATE]
     src = await st.store.source(sid)
     if src is None and not st.hub.online(sid) and not st.hub.held_elsewhere(sid):  # (another replica's device)
-        raise Problem("source %r has never been seen" % sid, 404)
+        raise ApiError(404, "source %r has never been seen" % sid)
     return st, sid, src
 
 
@@ -152,7 +152,7 @@ async def query(request):
     start, end = window(q)
     interval = q.get("interval")
     if interval is not None and interval != "raw" and interval not in INTERVAL_MS:
-        raise BadRequest("interval must be raw, 1m, 10m, 1h or 1d")
+        raise ApiError(400, "interval must be raw, 1m, 10m, 1h or 1d")
     chosen = interval or auto_interval(end - start)
     names = [m.strip() for m in q.get("metrics", "").split(",") if m.strip()]
     if chosen == "raw":

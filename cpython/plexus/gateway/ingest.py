@@ -1,14 +1,14 @@
 """`POST /ingest`: HTTP telemetry (docs/protocol.md §2.2), checked in the hosted
 gateway's order so clients see the same status codes."""
 
-import json
 import zlib
 
 from aiohttp import web
 
 from plexus.gateway import jsonread
+from plexus.gateway.errors import ApiError
 from plexus.gateway.jsontext import json_response
-from plexus.gateway.state import STATE, error, require_key
+from plexus.gateway.state import STATE, require_key
 from plexus.gateway.storage import StoreUnavailable
 from plexus.gateway.store import now_ms, store_unavailable
 from plexus_core import limits
@@ -25,7 +25,11 @@ async def preflight(request):
 
 
 async def ingest(request):
-    resp = await _ingest(request)
+    try:
+        resp = await _ingest(request)
+    except ApiError as e:
+        e.headers.update(CORS)
+        raise
     resp.headers.update(CORS)
     return resp
 
@@ -43,49 +47,46 @@ def _gunzip(data):
 async def _ingest(request):
     st = request.app[STATE]
     st.counters.ingest_requests += 1
-    try:
-        key = await require_key(request, "write")
-    except web.HTTPException as e:
-        return error(e.status, json.loads(e.text)["error"])
+    key = await require_key(request, "write")
     if st.intake.full:
-        return _behind(st)
+        raise _behind(st)
     if (request.content_length or 0) > limits.HTTP_BODY_LIMIT:
-        return error(413, TOO_BIG)
+        raise ApiError(413, TOO_BIG)
     try:
         data = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return error(413, TOO_BIG)
+        raise ApiError(413, TOO_BIG) from None
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
         try:
             data = _gunzip(data)
         except zlib.error:
-            return error(400, "invalid gzip body")
+            raise ApiError(400, "invalid gzip body") from None
         if data is None:
-            return error(413, TOO_BIG)
+            raise ApiError(413, TOO_BIG)
     try:
         body = jsonread.loads(jsonread.decode(data)[0])
     except ValueError as e:
-        return error(400, "invalid JSON: %s" % e)
+        raise ApiError(400, "invalid JSON: %s" % e) from None
     if not isinstance(body, dict):
-        return error(400, "body must be a JSON object")
+        raise ApiError(400, "body must be a JSON object")
     points = body.get("points")
     if points is None:
-        return error(400, "'points' array is required")
+        raise ApiError(400, "'points' array is required")
     if not isinstance(points, list):
-        return error(400, "'points' must be an array")
+        raise ApiError(400, "'points' must be an array")
     if not points:
         return json_response({"success": True, "count": 0})
     if len(points) > limits.MAX_POINTS_PER_BATCH:
-        return error(400, "%d points; the limit is %d per request" % (len(points), limits.MAX_POINTS_PER_BATCH))
+        raise ApiError(400, "%d points; the limit is %d per request" % (len(points), limits.MAX_POINTS_PER_BATCH))
     groups, problem = _group(body, points)
     if problem:
-        return error(400, problem)
+        raise ApiError(400, problem)
     for sid in groups:
         if not key.may_use(sid):
-            return error(403, "API key is limited to another source than %r" % sid)
+            raise ApiError(403, "API key is limited to another source than %r" % sid)
     batch_id = body.get("batch_id") if st.profile.batch_dedup else None
     if batch_id is not None and (len(groups) != 1 or not isinstance(batch_id, str) or not 0 < len(batch_id) <= 128):
-        return error(400, "batch_id must be a string of 1 to 128 characters, for one source per request")
+        raise ApiError(400, "batch_id must be a string of 1 to 128 characters, for one source per request")
     count = dropped = 0
     for sid, pts in groups.items():
         st.hub.http_seen[sid] = now_ms()
@@ -98,8 +99,8 @@ async def _ingest(request):
             raise  # the database server is gone: 503 (app.py), the client retries
         except Exception as e:
             if store_unavailable(e):
-                return error(502, "failed to queue telemetry")
-            return error(400, "the gateway could not store these points: %s" % e)
+                raise ApiError(502, "failed to queue telemetry") from None
+            raise ApiError(400, "the gateway could not store these points: %s" % e) from None
         if stored is not None:
             st.hub.publish_points(sid, pts)
         count += len(pts)
@@ -115,10 +116,8 @@ def _behind(st):
     """503 + Retry-After: the store's queue is full; nothing of this request was read or stored."""
     st.intake.refuse_http()
     wait = st.intake.retry_after_s()
-    resp = error(503, "the gateway is behind (%d points queued for its store); retry after %d s"
-                 % (st.intake.points, wait))
-    resp.headers["Retry-After"] = str(wait)
-    return resp
+    return ApiError(503, "the gateway is behind (%d points queued for its store); retry after %d s"
+                    % (st.intake.points, wait), {"Retry-After": str(wait)})
 
 
 def _group(body, points):

@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from plexus.gateway.backpressure import Intake
-from plexus.gateway.jsontext import dumps, json_response
+from plexus.gateway.errors import ApiError
 from plexus.gateway.metrics import Counters
 from plexus.gateway.profile import DEFAULT
 
@@ -22,22 +22,17 @@ class GatewayState:
 STATE = web.AppKey("plexus_gateway", GatewayState)
 
 
-def error(status, text):
-    """A JSON error response ({"error": text}), as the hosted gateway answers."""
-    return json_response({"error": text}, status=status)
-
-
 async def require_key(request, scope):
-    """The request's key if it may use `scope`, else raises a 401/403 response."""
+    """The request's key if it may use `scope`, else raises a 401/403 ApiError."""
     st = request.app[STATE]
     presented = request.headers.get("x-api-key")
     if not presented:
-        raise web.HTTPUnauthorized(text=dumps({"error": "missing x-api-key header"}), content_type="application/json")
+        raise ApiError(401, "missing x-api-key header")
     key = await st.store.key(presented)
     if key is None:
-        raise web.HTTPUnauthorized(text=dumps({"error": "invalid API key"}), content_type="application/json")
+        raise ApiError(401, "invalid API key")
     if not key.can(scope):
-        raise web.HTTPForbidden(text=dumps({"error": "API key lacks %s scope" % scope}), content_type="application/json")
+        raise ApiError(403, "API key lacks %s scope" % scope)
     return key
 
 
@@ -46,6 +41,5 @@ async def require_source(request, scope):
     key = await require_key(request, scope)
     sid = request.match_info["source_id"]
     if not key.may_use(sid):
-        raise web.HTTPForbidden(text=dumps({"error": "API key is limited to another source"}),
-                                content_type="application/json")
+        raise ApiError(403, "API key is limited to another source")
     return key, sid

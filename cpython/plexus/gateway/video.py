@@ -3,7 +3,7 @@ viewers, never stored."""
 
 import base64
 
-from plexus import video
+from plexus_core.videoframe import parse_frame
 
 
 def parse_binary(data, source_id):
@@ -12,7 +12,7 @@ def parse_binary(data, source_id):
     The source id in the header is ignored: the frame belongs to the
     authenticated connection."""
     try:
-        f = video.parse_frame(data)  # the client's own layout code reads it back
+        f = parse_frame(data)  # the layout the client builds, from the core
     except ValueError:
         return None
     if not f["jpeg"]:
