@@ -23,7 +23,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPY_DIR = "build/mpy"  # relative to the repository root, as package-mpy.json's urls are
-SOURCES = (("plexus_core", "core/plexus_core"), ("plexus", "core/board/plexus"))
+SOURCES = (("plexus_core", "core/plexus_core"), ("plexus_board", "core/plexus_board"),
+           ("plexus", "core/board/plexus"))
 
 
 def sources():

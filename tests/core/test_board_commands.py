@@ -7,7 +7,7 @@ from source; test_session and test_command_legacy cover them.)
 import json
 
 import plexus_core.command_decl  # noqa: F401  (first: the 64K heap is least full now)
-from plexus_core.board_commands import BoardCommands
+from plexus_board.commands import BoardCommands
 
 
 class Wire:

@@ -1,6 +1,6 @@
 """WebSocket client framing (RFC 6455), sans-I/O.
 
-Frames only (the opening handshake is plexus_core.wsopen, loaded just to
+Frames only (the opening handshake is plexus_board.wshandshake, loaded just to
 connect): client frames are masked (the built-in `websocket` module frames
 like a server, unmasked, so it cannot be used); server frames are read by
 Reader, which reassembles fragments and hands control frames over as they

@@ -47,14 +47,14 @@ class FlashLog:
         self.stored = 0       # readings in segments on flash
         self.discarded = 0    # torn/corrupt segments removed on recovery
         self.evicted = 0      # readings dropped because the log was full
-        self.written = 0      # bytes written to segment files (for benchmarks)
         self._next = 0
-        from plexus_core import flashopen, forget
+        from plexus_core import forget
+        from plexus_board import recovery
         try:
-            flashopen.open_log(self)  # mkdir -p, the boot's batch-id prefix, recovery
+            recovery.open_log(self, SUFFIX)  # mkdir -p, the boot's batch-id prefix, recovery
         finally:
-            flashopen = None
-            forget("flashopen")  # runs once: free its code
+            recovery = None
+            forget("plexus_board.recovery")  # runs once: free its code
         self._cap = segment_bytes - HEAD - len(self.prefix) - 12
 
     # -- names -------------------------------------------------------------------
@@ -124,7 +124,6 @@ class FlashLog:
                     raise
                 self._remove(seq)
                 self._evict()
-        self.written += HEAD + len(bid) + n
         self.seqs.append(seq)
         self.npts.append(npts)
         self.stored += npts
