@@ -17,11 +17,8 @@ PING = 9
 PONG = 10
 
 NORMAL = 1000
-GOING_AWAY = 1001      # the gateway's goodbye before a redeploy
 PROTOCOL_ERROR = 1002
-POLICY = 1008          # auth failure
 TOO_BIG = 1009
-TRY_LATER = 1013
 
 
 class ProtocolError(ValueError):

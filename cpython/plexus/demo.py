@@ -298,7 +298,7 @@ def micropython_path():
 
 def board_support():
     """(True, None) when the board device can run, else (False, why not)."""
-    if not os.path.exists(os.path.join(ROOT, "core", "plexus_core", "board.py")) or \
+    if not os.path.exists(os.path.join(ROOT, "core", "plexus_board", "client.py")) or \
             not os.path.exists(os.path.join(ROOT, "firmware", "lib", "plexus_app.py")):
         return False, "board device skipped: this install has no MicroPython board client or firmware"
     if not micropython_path():
@@ -324,8 +324,9 @@ class BoardDevice:
         self.started_ms = int(time.time() * 1000)
         self.proc = None
         lib = os.path.join(self.root, "lib")
-        shutil.copytree(os.path.join(ROOT, "core", "plexus_core"), os.path.join(lib, "plexus_core"),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for pkg in ("plexus_core", "plexus_board"):
+            shutil.copytree(os.path.join(ROOT, "core", pkg), os.path.join(lib, pkg),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         shutil.copytree(os.path.join(ROOT, "core", "board", "plexus"), os.path.join(lib, "plexus"),
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for f in ("plexus_app.py", "plexus_device.py"):

@@ -27,7 +27,7 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 CONFIG_PATH = "/plexus_config.json"
 MIN_MICROPYTHON = (1, 23)  # first with the vfs and tls modules and mpy v6.3
 ONLINE = "plexus: online"  # printed by firmware/main.py once readings are acknowledged
-LIBRARY_DIRS = ("/lib/plexus_core", "/lib/plexus")  # deploy owns these: it removes stale files
+LIBRARY_DIRS = ("/lib/plexus_core", "/lib/plexus_board", "/lib/plexus")  # deploy owns these: it removes stale files
 CHUNK = 512  # bytes per write command: small enough for a board's heap
 USB_VENDORS = {0x2E8A: "Raspberry Pi", 0x303A: "Espressif", 0xF055: "MicroPython",
                0x10C4: "CP210x USB-serial", 0x1A86: "CH340 USB-serial", 0x0403: "FTDI USB-serial"}
