@@ -6,6 +6,7 @@ Raises OSError for network trouble and wsframe.ProtocolError when the
 server breaks the protocol (its `code` is the close code to send).
 """
 
+import gc
 import os
 
 from plexus_board import wsframe
@@ -35,6 +36,7 @@ class WsConn:
 
     def _handshake(self, host, path, ms):
         from plexus_core import forget
+        gc.collect()  # the connect's garbage (address lookup) goes before the handshake code comes
         from plexus_board import wshandshake
         try:
             return wshandshake.handshake(self.conn, host, path, os.urandom(16), self.timeout_ms, ms, self._io)

@@ -26,9 +26,12 @@ heartbeats. Times are integer monotonic ms.
 """
 
 
+from plexus_core import forget
 from plexus_core.actions import (  # noqa: F401 (re-exported: drivers read D.DELETE ...)
     DELETE, RESEND, SPLIT, DROP, RECONNECT, READY, COMMAND, REPORT, KEY_REFUSED, NO_PLAN,
     HELD, LIMITED, ANSWERED, GATEWAY_ERROR, LINK_UP, LINK_DOWN)
+
+forget("plexus_core.actions")  # its names are copied here: a board's heap keeps one copy
 
 try:
     from micropython import const
@@ -61,7 +64,6 @@ def setbacks():
 
 
 def done():
-    from plexus_core import forget
     forget("plexus_core.setbacks")
     forget("plexus_core.backoff")
 
