@@ -65,13 +65,8 @@ class Plexus:
         gc.collect()  # the setup code just dropped: reuse its space
         self._log = FlashLog(store, segment_bytes, max_segments)
         self._staged_at = 0
-        if transport == "ws":
-            from plexus_board.wslink import WsLink as Link
-        else:
-            from plexus_board.httplink import HttpLink as Link
-        # The link gets its settings and parts; outcomes come back through
-        # the public last_error, report() and counters.
-        self._link = Link(cfg, self._log, self._clock, self._mono, self)
+        self._cfg = cfg
+        self._link = None               # the link, made by the first poll() (_linked)
 
     def __repr__(self):
         return "Plexus(source_id=%r, gateway=%r)" % (self.source_id, self.gateway_url)
@@ -132,11 +127,26 @@ class Plexus:
         now = self._mono.ms()
         if self._log.staged and now - self._staged_at >= self.linger_ms:
             self._log.seal()
-        self._link.poll(now, wait_ms)
+        self._linked().poll(now, wait_ms)
         e = self._raise
         if e is not None:
             self._raise = None
             raise e
+
+    def _linked(self):
+        """The link, made at the first poll(): its code (the session, sockets)
+        loads then, once the readings of a start are on flash, not in Plexus().
+        It gets its settings and parts; outcomes come back through the public
+        last_error, report() and counters."""
+        if self._link is None:
+            gc.collect()
+            if self.transport == "ws":
+                from plexus_board.wslink import WsLink as Link
+            else:
+                from plexus_board.httplink import HttpLink as Link
+            self._link = Link(self._cfg, self._log, self._clock, self._mono, self)
+            self._link.commands = self._commands
+        return self._link
 
     def report(self, exc):
         """Links hand errors here; poll() raises the first one."""
@@ -155,7 +165,7 @@ class Plexus:
             if self._mono.ms() - start >= limit:
                 return False
             self._poll(20)
-            if not self._link.connected():  # waiting out a reconnect delay
+            if self._link is None or not self._link.connected():  # waiting out a reconnect delay
                 _sleep_ms(20)
         return True
 
@@ -176,7 +186,8 @@ class Plexus:
             self.last_error = str(e)
         self._closed = True
         self._log.seal()
-        self._link.close()
+        if self._link is not None:
+            self._link.close()
 
     def __enter__(self):
         return self

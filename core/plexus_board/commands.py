@@ -2,8 +2,8 @@
 handlers run inline from poll() (no threads), so one runs at a time.
 
 The board client makes one BoardCommands at the first @px.command or
-px.on_command (plexus_board.client.LATER: command(), on_command() here) and
-gives it to its WebSocket link, which hands it its I/O:
+px.on_command (plexus_board.command_calls) and gives it to its WebSocket
+link, which hands it its I/O:
 
     cmds = BoardCommands(mono_ms)             # mono_ms(): monotonic ms
     session.commands = cmds.manifest()        # before start(); reconnect if it changes
@@ -19,25 +19,6 @@ Run ids live in a fixed ring and unacknowledged statuses in a bounded queue
 from plexus_core.command_runs import CommandBook
 from plexus_core.command_status import Run
 from plexus_core.commands import DEFAULT_EXPIRES_S
-from plexus_core.errors import NotOnBoardError
-
-
-def command(px):
-    """px.command: the decorator (declared to the gateway on the next connection)."""
-    return _commands(px).command
-
-
-def on_command(px):
-    return _commands(px).on_command
-
-
-def _commands(px):
-    if px._commands is None:
-        if px.transport != "ws":
-            raise NotOnBoardError("commands arrive over the device WebSocket: create "
-                                  "the client with transport='ws'")
-        px._commands = px._link.commands = BoardCommands(px._mono.ms)
-    return px._commands
 
 
 class BoardRun:

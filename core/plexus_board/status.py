@@ -14,7 +14,7 @@ def discarded_segments(px):
 
 
 def connected(px):
-    return px._link.connected()
+    return px._link is not None and px._link.connected()
 
 
 def clock_offset_ms(px):

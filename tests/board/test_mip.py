@@ -113,8 +113,8 @@ def test_compiled_install_holds_only_mpy_files(compiled_install):
     assert sorted(os.path.relpath(f, compiled_install) for f in files) == want
 
 
-# the .mpy budgets of tests/board/test_memory.py (why ws is above 64K: there)
-MPY_HEAP = {"ws": "68K", "http": "64K"}
+# the .mpy budgets of tests/board/test_memory.py
+MPY_HEAP = {"ws": "64K", "http": "64K"}
 
 
 @pytest.mark.parametrize("transport", ["ws", "http"])
