@@ -1,5 +1,5 @@
-"""Recovering a flash log (plexus_board.flashlog) at start: create its
-directory, pick this boot's batch-id prefix, and take up the segments left
+"""Recovering a flash log (plexus_board.flashlog) at start: check its
+settings, create its directory, pick this boot's batch-id prefix, and take up the segments left
 on flash in order, discarding (and counting) torn or corrupt ones.
 
 FlashLog() loads this and drops it after: on a board every loaded line of
@@ -9,6 +9,15 @@ code costs heap.
 import os
 import struct
 from binascii import hexlify
+
+
+def check(segment_bytes, max_segments):
+    """ValueError unless the flash log's sizes are usable."""
+    if not isinstance(segment_bytes, int) or not 256 <= segment_bytes <= 65535:
+        raise ValueError("segment_bytes must be an int from 256 to 65535 (one flash "
+                         "block, 4096 on ESP32 and Pico), got %r" % (segment_bytes,))
+    if not isinstance(max_segments, int) or max_segments < 2:
+        raise ValueError("max_segments must be an int >= 2, got %r" % (max_segments,))
 
 
 def make_dirs(path):
