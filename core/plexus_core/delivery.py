@@ -27,11 +27,6 @@ heartbeats. Times are integer monotonic ms.
 
 
 from plexus_core import forget
-from plexus_core.actions import (  # noqa: F401 (re-exported: drivers read D.DELETE ...)
-    DELETE, RESEND, SPLIT, DROP, RECONNECT, READY, COMMAND, REPORT, KEY_REFUSED, NO_PLAN,
-    HELD, LIMITED, ANSWERED, GATEWAY_ERROR, LINK_UP, LINK_DOWN)
-
-forget("plexus_core.actions")  # its names are copied here: a board's heap keeps one copy
 
 try:
     from micropython import const
@@ -44,6 +39,26 @@ except ImportError:  # CPython
 _CLOSED = const(0)
 _AUTHENTICATING = const(1)
 _SESSION_READY = const(2)
+
+# Actions: tuples whose first item is one of these.
+DELETE = 1      # (DELETE, [key, ...])  stored by the gateway: remove them
+RESEND = 2      # (RESEND, [key, ...])  not stored: keep them, send again first
+SPLIT = 3       # (SPLIT, key, why)     refused as invalid: halve it (one reading: drop it)
+DROP = 4        # (DROP, key, why)      refused as invalid: drop it, count its readings
+RECONNECT = 5   # (RECONNECT, after_ms) close the socket; connect again after this
+READY = 6       # (READY, reply)        authenticated: run what follows an auth
+COMMAND = 7     # (COMMAND, frame)      for the command layer
+REPORT = 8      # (REPORT, kind, detail) tell the user; kinds below
+
+# REPORT kinds
+KEY_REFUSED = 11   # detail: why; readings are kept
+NO_PLAN = 12       # streaming is not in the plan: telemetry goes over HTTP
+HELD = 13          # not stored for a limit: kept and sent again (detail: code)
+LIMITED = 14       # a limit error not tied to a frame (detail: code)
+ANSWERED = 15      # an /ingest answer nothing can be done about (detail: why)
+GATEWAY_ERROR = 16  # another error frame (detail: "code: detail")
+LINK_UP = 17       # the gateway is reachable (detail: True when it is back)
+LINK_DOWN = 18     # it was reachable and is not any more
 
 # Where telemetry may go now (path()).
 WS = 21
@@ -69,6 +84,11 @@ def done():
 
 
 class Delivery:
+    # The action kinds plexus_core.setbacks builds, read there from the
+    # Delivery it is given (d.RESEND): it imports nothing of this module.
+    RESEND, RECONNECT, REPORT, SPLIT, DROP = RESEND, RECONNECT, REPORT, SPLIT, DROP
+    HELD, NO_PLAN, KEY_REFUSED = HELD, NO_PLAN, KEY_REFUSED
+
     def __init__(self, session, clock, rand, can_split, http_retry_ms=None):
         """session: the DeviceSession (None for a client without a
         WebSocket); clock: the Clock the Date header corrects; rand(): a
