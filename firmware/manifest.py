@@ -17,7 +17,8 @@
 # Everything the board's standard firmware freezes (asyncio, network helpers...).
 include("$(PORT_DIR)/boards/manifest.py")
 
-package("plexus_core", base_path="../core")  # the core and the board client
+package("plexus_core", base_path="../core")  # the core shared with CPython
+package("plexus_board", base_path="../core")  # the board client, flash log and links
 package("plexus", base_path="../core/board")  # `from plexus import Plexus`
 module("plexus_device.py", base_path="lib")  # board helpers used by the firmware
 module("plexus_app.py", base_path="lib")  # the firmware loop main.py starts

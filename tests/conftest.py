@@ -5,6 +5,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "core"))  # the `check` helpers
 sys.path.insert(0, HERE)  # tests.support as `support`
+sys.path.append(os.path.join(ROOT, "core"))  # plexus_board (board-only: not in the wheel), for board tests on CPython
 
 from support.gateway import gateway, hosted_gateway  # noqa: E402,F401  (gateway fixtures, for every test directory)
 from support import mpy, peers  # noqa: E402  (a module using these runs MicroPython / the package index)

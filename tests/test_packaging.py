@@ -21,11 +21,12 @@ CORE = os.path.join(ROOT, "core")
 # Modules the core may import: MicroPython built-ins only (DESIGN.md).
 ALLOWED = {"json", "time", "os", "struct", "socket", "select", "binascii", "errno",
            "gc", "ssl", "tls", "micropython", "sys", "math", "random", "hashlib",
-           "asyncio", "vfs", "machine", "network", "plexus_core", "plexus",
+           "asyncio", "vfs", "machine", "network", "plexus_core", "plexus_board", "plexus",
            "io"}  # io.IOBase: sizes.json_size counts JSON bytes through a stream (guarded: not on every port)
 
 
-BOARD_DIRS = (("plexus_core", "core/plexus_core"), ("plexus", "core/board/plexus"))
+BOARD_DIRS = (("plexus_core", "core/plexus_core"), ("plexus_board", "core/plexus_board"),
+              ("plexus", "core/board/plexus"))
 
 
 def core_files():

@@ -87,7 +87,7 @@ def _readings(n):
 
 def _flash_log(progsize, readings, point, ack):
     import time
-    from plexus_core.flashlog import FlashLog
+    from plexus_board.flashlog import FlashLog
     flash = _mount(point, progsize)
     log = FlashLog(point + "/px")
     flash.programmed = 0
@@ -123,7 +123,7 @@ def _naive_log(progsize, readings, point):
 
 def _sends(progsize, point):
     import time
-    from plexus_core.board import Plexus
+    from plexus_board.client import Plexus
     _mount(point, progsize)
     px = Plexus("plx_bench", "bench", "http://127.0.0.1:9", store=point + "/px")
     t = time.ticks_us()

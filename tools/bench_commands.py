@@ -32,7 +32,7 @@ BOARD_SCRIPT = r"""
 import gc, json
 gc.collect()
 base = gc.mem_alloc()
-from plexus_core.board_commands import BoardCommands
+from plexus_board.commands import BoardCommands
 gc.collect()
 imported = gc.mem_alloc() - base
 t = [0]

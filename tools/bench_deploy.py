@@ -78,7 +78,7 @@ def import_cost(port):
 
 def lib_bytes(image):
     files = board_emulator.read_flash(image)
-    return sum(len(v) for p, v in files.items() if p.startswith(("/lib/plexus_core/", "/lib/plexus/")))
+    return sum(len(v) for p, v in files.items() if p.startswith(("/lib/plexus_core/", "/lib/plexus_board/", "/lib/plexus/")))
 
 
 def main():

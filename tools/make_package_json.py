@@ -23,7 +23,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPY_DIR = "build/mpy"  # relative to the repository root, as package-mpy.json's urls are
-SOURCES = (("plexus_core", "core/plexus_core"), ("plexus", "core/board/plexus"))
+SOURCES = (("plexus_core", "core/plexus_core"), ("plexus_board", "core/plexus_board"),
+           ("plexus", "core/board/plexus"))
 
 
 def sources():
@@ -58,10 +59,13 @@ def build_mpy(out_root=ROOT):
     """Compile every module in package-mpy.json to out_root/MPY_DIR/..."""
     tool = mpy_cross()
     urls = sources()
-    for (_, src), (_, out) in zip(urls, compiled(urls)):
+    for (dst, src), (_, out) in zip(urls, compiled(urls)):
         dest = os.path.join(out_root, out)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        r = subprocess.run([tool, "-o", dest, os.path.join(ROOT, src)], capture_output=True, text=True)
+        # -s: the installed path as the source name (tracebacks on the board
+        # name it, and a long build path would cost every loaded module heap)
+        r = subprocess.run([tool, "-o", dest, "-s", dst, os.path.join(ROOT, src)],
+                           capture_output=True, text=True)
         if r.returncode:
             sys.exit("mpy-cross cannot compile %s:\n%s" % (src, r.stderr))
     return len(urls)

@@ -1,16 +1,15 @@
 """Batches of encoded points with byte accounting.
 
 Points are stored and sent as their compact JSON; a batch is cut before it
-would pass the point limit or the byte budget of its carrier (900 kB per
-WebSocket frame, 4 MiB per HTTP body), so no frame the gateway would refuse
-is ever built. The frames themselves are plexus_core.frames (re-exported
+would pass the point limit or the byte budget (900 kB, within both a
+WebSocket frame and an HTTP body, as a stored batch may go either way), so
+no frame the gateway would refuse is ever built. The frames themselves are plexus_core.frames (re-exported
 here).
 """
 
 from plexus_core.frames import ingest_body, telemetry_frame  # noqa: F401 (the carriers)
 from plexus_core.sizes import json_nbytes as nbytes
-from plexus_core.limits import (MAX_POINTS_PER_BATCH, WS_FRAME_TARGET,
-                                HTTP_BODY_TARGET, FRAME_ENVELOPE_BYTES)
+from plexus_core.limits import MAX_POINTS_PER_BATCH, WS_FRAME_TARGET, FRAME_ENVELOPE_BYTES
 
 class BatchBuilder:
     """Collects encoded points until the next one would not fit."""
@@ -58,7 +57,3 @@ def split(encoded_points, max_points=MAX_POINTS_PER_BATCH, max_bytes=WS_FRAME_TA
     if len(b):
         out.append(b.take())
     return out
-
-
-HTTP_LIMITS = (MAX_POINTS_PER_BATCH, HTTP_BODY_TARGET)
-WS_LIMITS = (MAX_POINTS_PER_BATCH, WS_FRAME_TARGET)

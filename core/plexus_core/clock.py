@@ -100,3 +100,11 @@ class Clock:
         self.rtt_ms = rtt_ms
         self.synced = True
         return True
+
+
+def ms_of_seconds(seconds, field):
+    """A timeout given in seconds (int or float, > 0) as integer ms;
+    ValueError naming the field otherwise."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError("%s must be a positive number of seconds, got %r" % (field, seconds))
+    return int(seconds * 1000)

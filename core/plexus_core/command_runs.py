@@ -36,7 +36,8 @@ class CommandBook(RunRing):
 
     def declare(self, handler, name, **kw):
         """Add (or replace) a v1 command; returns its manifest entry."""
-        entry = C.declare(name, **kw)
+        from plexus_core.command_decl import declare  # the rules, loaded on first use
+        entry = declare(name, **kw)
         self.declared[name] = [entry, handler]
         return entry
 

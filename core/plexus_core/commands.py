@@ -1,7 +1,7 @@
 """Command declarations (docs/protocol.md §4.11): the rules, checked once.
 
-declare() validates a protocol v1 declaration when it is made and returns
-its device_auth manifest entry (command_decl has those rules); coerce()
+plexus_core.command_decl.declare() validates a protocol v1 declaration when
+it is made and returns its device_auth manifest entry; coerce()
 turns the params of a command_run into a handler's keyword arguments.
 Both raise ValueError subclasses that name the command, the field, the
 rule and the fix. What happens to a run
@@ -42,14 +42,6 @@ def is_name(s):
         if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "_"):
             return False
     return True
-
-
-def declare(*args, **kw):
-    """Validate a v1 declaration; returns its manifest entry (a new dict).
-    Keywords: params, danger, idempotent, expires_in_s, concurrency, title,
-    description. The rules are in command_decl, loaded on first use."""
-    from plexus_core.command_decl import declare as check
-    return check(*args, **kw)
 
 
 def _finite(x):

@@ -26,6 +26,8 @@ heartbeats. Times are integer monotonic ms.
 """
 
 
+from plexus_core import forget
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -77,12 +79,16 @@ def setbacks():
 
 
 def done():
-    from plexus_core import forget
-    forget("setbacks")
-    forget("backoff")
+    forget("plexus_core.setbacks")
+    forget("plexus_core.backoff")
 
 
 class Delivery:
+    # The action kinds plexus_core.setbacks builds, read there from the
+    # Delivery it is given (d.RESEND): it imports nothing of this module.
+    RESEND, RECONNECT, REPORT, SPLIT, DROP = RESEND, RECONNECT, REPORT, SPLIT, DROP
+    HELD, NO_PLAN, KEY_REFUSED = HELD, NO_PLAN, KEY_REFUSED
+
     def __init__(self, session, clock, rand, can_split, http_retry_ms=None):
         """session: the DeviceSession (None for a client without a
         WebSocket); clock: the Clock the Date header corrects; rand(): a

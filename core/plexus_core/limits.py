@@ -13,7 +13,6 @@ MAX_POINTS_PER_BATCH = 10000  # per WebSocket frame or /ingest body
 WS_READ_LIMIT = 1048576       # gateway closes the socket above this
 WS_FRAME_TARGET = 900000      # what a client puts in one telemetry frame
 HTTP_BODY_LIMIT = 5 * 1024 * 1024
-HTTP_BODY_TARGET = 4 * 1024 * 1024  # client target, headroom under the limit
 GZIP_THRESHOLD = 1024         # bodies strictly longer than this are gzipped
 
 ACK_WINDOW_FRAMES = 32
@@ -21,7 +20,6 @@ ACK_WINDOW_POINTS = 10000
 ACK_TIMEOUT_MS = 30000
 AUTH_TIMEOUT_MS = 10000
 HEARTBEAT_MS = 30000
-CONNECT_TIMEOUT_MS = 10000
 
 # Envelope bytes budgeted per frame: {"type":"telemetry","seq":N,
 # "batch_id":"...","points":[...]} with a batch id of up to 64 bytes.

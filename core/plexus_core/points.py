@@ -14,7 +14,6 @@ from plexus_core.sizes import json_size, utf8_len, _ASCII_JSON
 METRIC = "metric"
 EVENT = "event"
 
-_INF = float("inf")
 _MAX_DEPTH = 32
 
 

@@ -1,10 +1,10 @@
 """The delivery policy after a setback (part of plexus_core.delivery's
 state machine): a connection ended, a request got no answer, the gateway
-refused a key, a plan or a batch. delivery.setback() loads this for the
-event and drops it again, so a board keeps it off its heap in between.
+refused a key, a plan or a batch. delivery.setbacks() loads this for the
+event and drops it again, so a board keeps it off its heap in between. The
+action kinds come from the Delivery `d` each function is given.
 """
 
-from plexus_core import delivery as D
 from plexus_core.backoff import MAX_ATTEMPT, goodbye_delay_ms, reconnect_delay_ms
 
 try:
@@ -24,7 +24,7 @@ _NO_PLAN_RETRY_MS = const(600000)  # streaming not in the plan: HTTP only, ask a
 
 def lost(d, now, delay_ms, down):
     keys = d.session.lost()
-    acts = [(D.RESEND, keys)] if keys else []
+    acts = [(d.RESEND, keys)] if keys else []
     if down:
         acts += d._link(False)
     if delay_ms is None:
@@ -34,7 +34,7 @@ def lost(d, now, delay_ms, down):
     d.ws_at = now + delay_ms
     if not d.auth_failures:
         d.http_at = now  # over HTTP at once meanwhile
-    acts.append((D.RECONNECT, delay_ms))
+    acts.append((d.RECONNECT, delay_ms))
     return acts
 
 
@@ -52,7 +52,7 @@ def post_failed(d, key, now):
     a = d.http_attempt
     d.http_at = now + (f(a) if f is not None else reconnect_delay_ms(a, d.rand() * 2 - 1))
     d.http_attempt = a + 1
-    return [(D.RESEND, [key])] + d._link(False)
+    return [(d.RESEND, [key])] + d._link(False)
 
 
 def refused(d, key, code, why, now):
@@ -62,17 +62,17 @@ def refused(d, key, code, why, now):
         from plexus_core.session import LIMIT_CODES
         if code in LIMIT_CODES:  # intact, not stored for a limit: later, again
             d.hold_until = now + _LIMIT_HOLD_MS
-            return [(D.RESEND, [key]), (D.REPORT, D.HELD, code)]
+            return [(d.RESEND, [key]), (d.REPORT, d.HELD, code)]
         return [invalid(d, key, "%s: %s" % (code, why))]
     if code == "streaming_requires_plan":  # the key is fine: no streaming on this plan
-        return [(D.REPORT, D.NO_PLAN, why)] + lost(d, now, _NO_PLAN_RETRY_MS, False)
-    return [(D.REPORT, D.KEY_REFUSED, why)] + lost(d, now, key_refused(d, now), True)
+        return [(d.REPORT, d.NO_PLAN, why)] + lost(d, now, _NO_PLAN_RETRY_MS, False)
+    return [(d.REPORT, d.KEY_REFUSED, why)] + lost(d, now, key_refused(d, now), True)
 
 
 def invalid(d, key, why):
     # The one difference between runtimes: a store that can split a batch
     # isolates the bad reading; flash segments cannot be split yet.
-    return (D.SPLIT if d.can_split else D.DROP, key, why)
+    return (d.SPLIT if d.can_split else d.DROP, key, why)
 
 
 def key_refused(d, now):

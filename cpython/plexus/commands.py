@@ -28,8 +28,9 @@ import time
 
 from plexus_core.command_runs import CommandBook
 from plexus_core.command_status import Run
+from plexus_core.command_decl import declare
 from plexus_core.commands import (Cancelled, CommandDeclarationError, CommandParamError,
-                                  DEFAULT_EXPIRES_S, declare)
+                                  DEFAULT_EXPIRES_S)
 from plexus.config import say
 
 __all__ = ["CommandRun", "Cancelled", "CommandDeclarationError", "CommandParamError"]

@@ -34,7 +34,6 @@ class Firmware:
         self.dog = dev.Watchdog(cfg["watchdog_s"])
         self.wifi = dev.Wifi(cfg["wifi_ssid"], cfg["wifi_password"], self.led, random01)
         self.sensors = dev.Sensors(self.wifi)
-        dev.make_dirs(cfg["store"])
         self.px = None
         self.taken = 0
         self.online = False

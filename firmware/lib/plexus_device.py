@@ -89,19 +89,6 @@ def default_source_id():
         return sys.platform + "-board"
 
 
-def make_dirs(path):
-    """mkdir -p for the store directory (MicroPython has no os.makedirs)."""
-    import os
-
-    part = ""
-    for name in path.strip("/").split("/"):
-        part += "/" + name
-        try:
-            os.mkdir(part)
-        except OSError:  # exists
-            pass
-
-
 class StatusLed:
     """On while connecting, off once online, a blink per batch of readings."""
 

@@ -16,7 +16,7 @@ gateway_support = pytest.importorskip("support.gateway")
 
 CODE = """
 import sys
-from plexus_core.board import Plexus
+from plexus_board.client import Plexus
 url, key, ca, tr, store = sys.argv[1:6]
 px = Plexus(key, "mpy-tls-" + tr, url, transport=tr, store=store, ca=ca)
 for i in range(25):
@@ -89,7 +89,7 @@ def test_a_certificate_the_ca_did_not_sign_gets_no_data(tls_gateway, tmp_path, t
 
 def test_tls_without_a_ca_is_refused_at_construction(tmp_path):
     script = tmp_path / "noca.py"
-    script.write_text("from plexus_core.board import Plexus\n"
+    script.write_text("from plexus_board.client import Plexus\n"
                       "try:\n"
                       "    Plexus('plx_k', 'dev-1', 'https://gw.example', store='%s')\n"
                       "except ValueError as e:\n"

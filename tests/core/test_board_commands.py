@@ -7,7 +7,8 @@ from source; test_session and test_command_legacy cover them.)
 import json
 
 import plexus_core.command_decl  # noqa: F401  (first: the 64K heap is least full now)
-from plexus_core.board_commands import BoardCommands
+import plexus_core.command_runs  # noqa: F401  (next: the largest module plexus_board.commands needs)
+from plexus_board.commands import BoardCommands
 
 
 class Wire:

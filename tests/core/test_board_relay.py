@@ -9,7 +9,8 @@ import plexus_core.command_decl  # noqa: F401  (first: the 64K heap is least ful
 import plexus_core.command_legacy  # noqa: F401
 
 gc.collect()  # compiling command_runs next needs the largest free block there is
-from plexus_core.board_commands import BoardCommands  # noqa: E402
+import plexus_core.command_runs  # noqa: E402,F401  (before the board module that imports it)
+from plexus_board.commands import BoardCommands  # noqa: E402
 
 
 def typed(cid, command, params=None):

@@ -2,13 +2,14 @@
 
 from check import message, raises
 from plexus_core import commands as C
+from plexus_core.command_decl import declare
 
 VALVE = {"valve": {"type": "integer", "minimum": 1, "maximum": 4, "required": True},
          "note": {"type": "string", "maxLength": 40, "required": False}}
 
 
 def test_spec_example_entry():
-    e = C.declare("open_valve", VALVE, danger="dangerous", expires_in_s=15,
+    e = declare("open_valve", VALVE, danger="dangerous", expires_in_s=15,
                   concurrency="reject", title="Open valve")
     assert e == {"name": "open_valve", "danger": "dangerous", "idempotent": False,
                  "expires_in_s": 15.0, "concurrency": "reject", "title": "Open valve",
@@ -18,11 +19,11 @@ def test_spec_example_entry():
 
 
 def test_defaults_and_explicit_required():
-    e = C.declare("reboot")
+    e = declare("reboot")
     assert e["params"] == {} and e["danger"] == "normal" and e["idempotent"] is False
     assert e["expires_in_s"] == 30.0 and e["concurrency"] == "accept"
     assert "title" not in e and "description" not in e
-    p = C.declare("x", {"a": {"type": "boolean"}, "b": {"type": "number", "default": 2.5},
+    p = declare("x", {"a": {"type": "boolean"}, "b": {"type": "number", "default": 2.5},
                         "c": {"type": "string", "required": False}})["params"]
     assert p["a"]["required"] is True
     assert p["b"]["required"] is False and p["b"]["default"] == 2.5
@@ -33,27 +34,27 @@ def test_names():
     assert C.is_name("a") and C.is_name("set_led_2") and C.is_name("a" * 64)
     for bad in ("", "A", "1a", "_a", "a-b", "a.b", "a" * 65, "é", None, 3):
         assert not C.is_name(bad), bad
-        e = raises(C.CommandDeclarationError, C.declare, bad)
+        e = raises(C.CommandDeclarationError, declare, bad)
         assert "^[a-z]" in message(e)
-    e = raises(C.CommandDeclarationError, C.declare, "ok", {"Bad": {"type": "string"}})
+    e = raises(C.CommandDeclarationError, declare, "ok", {"Bad": {"type": "string"}})
     assert "Bad" in message(e)
 
 
 def test_declaration_fields():
     E = C.CommandDeclarationError
-    assert "danger" in message(raises(E, C.declare, "a", danger="risky"))
-    assert "idempotent" in message(raises(E, C.declare, "a", idempotent=1))
+    assert "danger" in message(raises(E, declare, "a", danger="risky"))
+    assert "idempotent" in message(raises(E, declare, "a", idempotent=1))
     for bad in (4.9, 3601, True, "30", float("nan")):
-        assert "expires_in" in message(raises(E, C.declare, "a", expires_in_s=bad))
-    assert C.declare("a", expires_in_s=5)["expires_in_s"] == 5.0
-    assert C.declare("a", expires_in_s=3600)["expires_in_s"] == 3600.0
-    assert "concurrency" in message(raises(E, C.declare, "a", concurrency="queue"))
-    assert "title" in message(raises(E, C.declare, "a", title=5))
-    assert "params" in message(raises(E, C.declare, "a", [{"name": "x"}]))
+        assert "expires_in" in message(raises(E, declare, "a", expires_in_s=bad))
+    assert declare("a", expires_in_s=5)["expires_in_s"] == 5.0
+    assert declare("a", expires_in_s=3600)["expires_in_s"] == 3600.0
+    assert "concurrency" in message(raises(E, declare, "a", concurrency="queue"))
+    assert "title" in message(raises(E, declare, "a", title=5))
+    assert "params" in message(raises(E, declare, "a", [{"name": "x"}]))
     many = {}
     for i in range(17):
         many["p%d" % i] = {"type": "boolean"}
-    assert "16" in message(raises(E, C.declare, "a", many))
+    assert "16" in message(raises(E, declare, "a", many))
 
 
 def test_param_specs():
@@ -79,15 +80,15 @@ def test_param_specs():
         "integer",
     ]
     for spec in bad:
-        raises(E, C.declare, "a", {"p": spec})
-    ok = C.declare("a", {"p": {"type": "string", "enum": ("x", "y"), "default": "y",
+        raises(E, declare, "a", {"p": spec})
+    ok = declare("a", {"p": {"type": "string", "enum": ("x", "y"), "default": "y",
                                "title": "P", "description": "d"}})["params"]["p"]
     assert ok == {"type": "string", "enum": ["x", "y"], "default": "y", "required": False,
                   "title": "P", "description": "d"}
     assert issubclass(E, ValueError) and issubclass(C.CommandParamError, ValueError)
 
 
-SPEC = C.declare("t", {"n": {"type": "integer", "minimum": 1, "maximum": 4},
+SPEC = declare("t", {"n": {"type": "integer", "minimum": 1, "maximum": 4},
                        "x": {"type": "number", "maximum": 10, "default": 1},
                        "b": {"type": "boolean", "required": False},
                        "s": {"type": "string", "enum": ["on", "off"], "required": False}})["params"]
@@ -126,6 +127,6 @@ def test_coerce_rejects():
         raises(P, C.coerce, SPEC, {"n": 1, "b": v})
     raises(P, C.coerce, SPEC, {"n": 1, "s": "maybe"})
     raises(P, C.coerce, SPEC, {"n": 1, "s": 1})
-    long = C.declare("l", {"t": {"type": "string", "maxLength": 3}})["params"]
+    long = declare("l", {"t": {"type": "string", "maxLength": 3}})["params"]
     assert C.coerce(long, {"t": "abc"}) == {"t": "abc"}
     assert "3" in message(raises(P, C.coerce, long, {"t": "abcd"}))

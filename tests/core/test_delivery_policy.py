@@ -7,7 +7,8 @@ modules run on CPython and inside MicroPython (tests/test_micropython.py).
 
 import json
 
-from plexus_core import delivery as D, ingest, session as S
+from plexus_core import session as S  # (first: the largest to compile, while the heap is least full)
+from plexus_core import delivery as D, ingest
 from delivery_util import ACKING_AUTH, HOSTED_AUTH, T0, connected, kinds, make, reports
 from session_util import pts
 

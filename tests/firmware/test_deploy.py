@@ -73,7 +73,8 @@ def test_sources_then_mpy_leaves_no_stale_py_to_shadow_the_mpy(emulator, board_e
     assert rc == 0, out
     board.stop()
     files = board.files()
-    lib = sorted(p for p in files if p.startswith("/lib/plexus_core/") and not p.endswith("/"))
+    lib = sorted(p for p in files if p.startswith(("/lib/plexus_core/", "/lib/plexus_board/"))
+                 and not p.endswith("/"))
     assert len(lib) == len(core_modules()) - 1 and all(p.endswith(".mpy") for p in lib), lib
     for module in firmware_modules():
         assert "/lib/" + module not in files and "/lib/" + module[:-3] + ".mpy" in files

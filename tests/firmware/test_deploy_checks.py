@@ -12,7 +12,7 @@ from emulated import plexus
 from plexus.cli import deploy
 from support import mpy
 
-if not os.path.exists(os.path.join(mpy.CORE, "plexus_core", "board.py")):
+if not os.path.exists(os.path.join(mpy.CORE, "plexus_board", "client.py")):
     pytest.skip("the board client is not in this tree", allow_module_level=True)
 gateway_support = pytest.importorskip("support.gateway")
 

@@ -11,8 +11,8 @@ import pytest
 from emulated import plexus, wait_for
 from support import mpy, pki
 
-if not os.path.exists(os.path.join(mpy.CORE, "plexus_core", "board.py")):
-    pytest.skip("the board client (core/plexus_core/board.py) is not in this tree", allow_module_level=True)
+if not os.path.exists(os.path.join(mpy.CORE, "plexus_board", "client.py")):
+    pytest.skip("the board client (core/plexus_board/client.py) is not in this tree", allow_module_level=True)
 gateway_support = pytest.importorskip("support.gateway")
 
 

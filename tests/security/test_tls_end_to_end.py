@@ -68,7 +68,7 @@ def test_cpython_client_sends_nothing_to_an_untrusted_gateway(tls_gateway, tmp_p
 BOARD = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[1])
-    from plexus_core.board import Plexus
+    from plexus_board.client import Plexus
     key, url, transport, store, ca = sys.argv[2:7]
     try:
         px = Plexus(key, "board-tls", url, transport=transport, store=store, timeout=5,

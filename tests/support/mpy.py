@@ -55,7 +55,9 @@ def compile_core(dest):
             rel = os.path.relpath(src, CORE)
             out = os.path.join(dest, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            r = subprocess.run([tool, "-o", out, src], capture_output=True, text=True)
+            # the path as installed on a board for the source name, as
+            # tools/make_package_json.py compiles (it stays in the heap)
+            r = subprocess.run([tool, "-o", out, "-s", rel, src], capture_output=True, text=True)
             if r.returncode:
                 pytest.fail("mpy-cross cannot compile %s:\n%s" % (rel, r.stderr))
     return dest

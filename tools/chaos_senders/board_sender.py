@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, sys.argv[1])
-from plexus_core.board import Plexus  # noqa: E402
+from plexus_board.client import Plexus  # noqa: E402
 from plexus_core.errors import PlexusError  # noqa: E402
 
 KEY, SID, URL, TRANSPORT, WORK = sys.argv[2:7]

@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from plexus_core.board import Plexus
+from plexus_board.client import Plexus
 from plexus_core.errors import NotOnBoardError, PlexusError
 
 NOWHERE = "http://127.0.0.1:9"  # nothing listens there
@@ -114,7 +114,7 @@ def test_run_marks_its_start_and_end():
         pass
     px.persist()
     seq = px._log.seqs[-1]
-    from plexus_core.flashlog import HEAD  # read the segment back
+    from plexus_board.flashlog import HEAD  # read the segment back
     with open("%s/%08x.seg" % (px._log.path, seq), "rb") as f:
         data = f.read()
     pts = json.loads("[" + data[HEAD + data[3]:].decode() + "]")

@@ -3,7 +3,7 @@ tests/board/test_codecs.py) and inside MicroPython (tests/micropython/run.py).""
 
 import struct
 
-from plexus_core import http11, wsframe, wsopen
+from plexus_board import http11, wsframe, wshandshake
 
 
 def raises(exc, fn, *args):
@@ -43,19 +43,19 @@ def server_frame(op, payload, fin=True, masked=False, len64=False):
 
 
 def test_handshake_accept_key_matches_rfc6455_example():
-    assert wsopen.accept_for("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-    assert wsopen.new_key(b"the sample nonce") == "dGhlIHNhbXBsZSBub25jZQ=="
+    assert wshandshake.accept_for("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert wshandshake.new_key(b"the sample nonce") == "dGhlIHNhbXBsZSBub25jZQ=="
 
 
 def test_handshake_request_and_check():
-    req = wsopen.handshake_request("gw.local:8080", "/ws/device", "dGhlIHNhbXBsZSBub25jZQ==")
+    req = wshandshake.handshake_request("gw.local:8080", "/ws/device", "dGhlIHNhbXBsZSBub25jZQ==")
     assert req.startswith(b"GET /ws/device HTTP/1.1\r\nHost: gw.local:8080\r\n")
     assert b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" in req and req.endswith(b"\r\n\r\n")
     good = {"upgrade": "websocket", "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}
-    wsopen.check_handshake(101, good, "dGhlIHNhbXBsZSBub25jZQ==")
-    raises(wsframe.ProtocolError, wsopen.check_handshake, 101, good, "AAAAAAAAAAAAAAAAAAAAAA==")
-    raises(wsframe.ProtocolError, wsopen.check_handshake, 404, good, "dGhlIHNhbXBsZSBub25jZQ==")
-    raises(wsframe.ProtocolError, wsopen.check_handshake, 101, {"upgrade": "h2c"}, "x")
+    wshandshake.check_handshake(101, good, "dGhlIHNhbXBsZSBub25jZQ==")
+    raises(wsframe.ProtocolError, wshandshake.check_handshake, 101, good, "AAAAAAAAAAAAAAAAAAAAAA==")
+    raises(wsframe.ProtocolError, wshandshake.check_handshake, 404, good, "dGhlIHNhbXBsZSBub25jZQ==")
+    raises(wsframe.ProtocolError, wshandshake.check_handshake, 101, {"upgrade": "h2c"}, "x")
 
 
 def test_header_lengths_and_mask_bit():

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, sys.argv[1])
 
-from plexus_core.board import Plexus
+from plexus_board.client import Plexus
 from plexus_core.clock import wall_ms
 from plexus_core.errors import AuthenticationError
 

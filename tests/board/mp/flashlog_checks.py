@@ -6,7 +6,7 @@ import os
 
 import vfs
 from flashsim import Flash, mkfs, mount, read_segment
-from plexus_core.flashlog import FlashLog
+from plexus_board.flashlog import FlashLog
 
 _n = [0]
 

@@ -19,7 +19,7 @@ def _no_network(name, *args):
 
 builtins.__import__ = _no_network
 
-from plexus_core.board import Plexus  # noqa: E402  (after the network is gone)
+from plexus_board.client import Plexus  # noqa: E402  (after the network is gone)
 
 STORE = "/tmp/plexus-offline-%d" % time.ticks_us()
 

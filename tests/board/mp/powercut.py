@@ -27,7 +27,7 @@ sys.path.insert(0, sys.argv[1])
 
 import vfs
 from flashsim import Flash, apply, mkfs, mount, read_segment
-from plexus_core.flashlog import FlashLog
+from plexus_board.flashlog import FlashLog
 
 BLOCKS = 48
 MAX_SEGMENTS = 20

@@ -12,7 +12,7 @@ from plexus.cli.common import CommandError
 
 ROOT = boardfiles.root() or boardfiles.CHECKOUT
 FIRMWARE = os.path.join(ROOT, "firmware")
-LIBRARY_DIRS = ("/lib/plexus_core", "/lib/plexus")  # deploy owns these: it removes stale files
+LIBRARY_DIRS = ("/lib/plexus_core", "/lib/plexus_board", "/lib/plexus")  # deploy owns these: it removes stale files
 
 
 def firmware_modules():

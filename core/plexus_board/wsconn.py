@@ -1,4 +1,4 @@
-"""A WebSocket client connection over plexus_core.net: the opening
+"""A WebSocket client connection over plexus_board.net: the opening
 handshake (with the accept-key check), masked frames written in pieces
 from one small buffer, and server frames read with pings answered.
 
@@ -6,10 +6,11 @@ Raises OSError for network trouble and wsframe.ProtocolError when the
 server breaks the protocol (its `code` is the close code to send).
 """
 
+import gc
 import os
 
-from plexus_core import wsframe
-from plexus_core.net import Conn, host_header
+from plexus_board import wsframe
+from plexus_board.net import Conn, host_header
 
 
 class WsConn:
@@ -34,13 +35,15 @@ class WsConn:
             self.reader.feed(rest)
 
     def _handshake(self, host, path, ms):
-        from plexus_core import forget, wsopen
+        from plexus_core import forget
+        gc.collect()  # the connect's garbage (address lookup) goes before the handshake code comes
+        from plexus_board import wshandshake
         try:
-            return wsopen.handshake(self.conn, host, path, os.urandom(16), self.timeout_ms, ms, self._io)
+            return wshandshake.handshake(self.conn, host, path, os.urandom(16), self.timeout_ms, ms, self._io)
         finally:
-            wsopen = None
-            forget("wsopen")  # only a connect needs it: free its code
-            forget("httphead")
+            wshandshake = None
+            forget("plexus_board.wshandshake")  # only a connect needs it: free its code
+            forget("plexus_board.httphead")
 
     # -- writing -----------------------------------------------------------------------
 

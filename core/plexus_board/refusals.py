@@ -7,10 +7,11 @@ from plexus_core import delivery as D
 from plexus_core.errors import AuthenticationError, PlexusError, RateLimitedError
 
 
-def act(px, a):
-    """A Delivery action about a refusal: DROP, or a REPORT (not LINK_UP/DOWN)."""
+def act(px, log, a):
+    """A Delivery action about a refusal: DROP, or a REPORT (not LINK_UP/DOWN).
+    px: the client (its public last_error, report() and counters); log: its
+    FlashLog."""
     if a[0] == D.DROP:
-        log = px._log
         seq = a[1]
         n = log.npts[log.seqs.index(seq)] if seq in log.seqs else 0
         log.delete(seq)

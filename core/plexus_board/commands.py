@@ -1,7 +1,9 @@
 """Commands on a board: the same decorator and on_command as CPython, with
 handlers run inline from poll() (no threads), so one runs at a time.
 
-The board client owns one BoardCommands and hands it its I/O:
+The board client makes one BoardCommands at the first @px.command or
+px.on_command (plexus_board.command_calls) and gives it to its WebSocket
+link, which hands it its I/O:
 
     cmds = BoardCommands(mono_ms)             # mono_ms(): monotonic ms
     session.commands = cmds.manifest()        # before start(); reconnect if it changes

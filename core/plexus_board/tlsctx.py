@@ -1,6 +1,6 @@
 """Client TLS for the board transports: verify the gateway against a CA.
 
-Loaded only when the gateway URL is https/wss (plexus_core.net.tls_context).
+Loaded only when the gateway URL is https/wss (plexus_board.net.tls_context).
 """
 
 

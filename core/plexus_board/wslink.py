@@ -14,10 +14,11 @@ again on the next one (same batch id, so the gateway stores them once).
 
 import gc
 
-from plexus_core import __version__, delivery as D, session as S, wsframe
+from plexus_core import __version__, delivery as D, session as S
 from plexus_core.delivery import const
-from plexus_core.net import rand01, tls_context
-from plexus_core.wsconn import WsConn
+from plexus_board import wsframe
+from plexus_board.net import rand01, tls_context
+from plexus_board.wsconn import WsConn
 
 _SEND_PER_POLL = const(4)       # frames written per poll() at most
 _FRAMES_PER_POLL = const(16)    # server frames handled per poll() at most
@@ -26,13 +27,20 @@ _HTTP_WHEN_WS_AWAY_MS = const(120000)  # longer than any reconnect backoff (<= 7
 
 
 class WsLink:
-    def __init__(self, px):
-        self.px = px
-        self.url = px.url
-        self.session = S.DeviceSession(px.api_key, px.source_id, __version__,
-                                       platform="micropython", clock=px._clock)
+    def __init__(self, cfg, log, clock, mono, out):
+        """cfg: the client's Settings; log: its FlashLog; clock: its Clock;
+        mono: its Monotonic; out: where outcomes go (the client's public
+        last_error, report() and counters). `commands` is set once the
+        client has BoardCommands."""
+        self.cfg = cfg
+        self.log = log
+        self.mono = mono
+        self.out = out
+        self.commands = None
+        self.session = S.DeviceSession(cfg.api_key, cfg.source_id, __version__,
+                                       platform="micropython", clock=clock)
         # Flash segments cannot be split yet: a refused one is dropped, counted.
-        self.delivery = D.Delivery(self.session, px._clock, rand01, can_split=False)
+        self.delivery = D.Delivery(self.session, clock, rand01, can_split=False)
         self.ws = None        # the WsConn while connected
         self.http = None      # the HTTP link, once telemetry has to go that way
         self._io = bytearray(512)    # socket reads, and frames written in pieces
@@ -43,17 +51,17 @@ class WsLink:
     # -- the poll step ---------------------------------------------------------------
 
     def poll(self, now, wait_ms):
-        px = self.px
-        cmds = px._commands
+        log = self.log
+        cmds = self.commands
         d = self.delivery
         if self.ws is None:
-            if (px._log.seqs or cmds) and d.connect_due(now):
+            if (log.seqs or cmds) and d.connect_due(now):
                 self._connect(now)  # connect while readings wait, or to hear commands
         elif cmds is not None and cmds.changed:  # declare new commands: reconnect
             self._end("commands changed", d.lost(now, 0, False))
             return
         self._receive(0)
-        now = px._mono.ms()
+        now = self.mono.ms()
         if self.ws is not None:
             if self.session.auth_overdue(now) or self.session.ack_overdue(now):
                 self._end("the gateway did not answer in time", d.lost(now))
@@ -65,35 +73,35 @@ class WsLink:
                         self.ws.send(wsframe.TEXT, (hb.encode(),))
                     self._send_segments(now)
                 except OSError as e:
-                    self._end("sending failed: %r" % (e,), d.lost(px._mono.ms()))
+                    self._end("sending failed: %r" % (e,), d.lost(self.mono.ms()))
                     return
-        now = px._mono.ms()
+        now = self.mono.ms()
         # Unlike CPython, a board does not post while its socket is only
         # reconnecting (both links at once cost heap a board may not have):
         # it posts beside an open socket without acks, or when the next
         # WebSocket try is minutes away (streaming not in the plan).
-        if (px._log.seqs and d.path(now) == D.HTTP
+        if (log.seqs and d.path(now) == D.HTTP
                 and (self.ws is not None or d.ws_at - now > _HTTP_WHEN_WS_AWAY_MS)):
             if self.http is None:  # loaded only when telemetry has to go that way
                 gc.collect()
-                from plexus_core.httplink import HttpLink
-                self.http = HttpLink(px, d, self._act, self._io)
+                from plexus_board.httplink import HttpLink
+                self.http = HttpLink(self.cfg, log, None, self.mono, self.out, d, self._act, self._io)
             self.http.poll(now, 0)
         if wait_ms and self.ws is not None:
             self._receive(wait_ms)
 
     def _connect(self, now):
-        px = self.px
+        cfg = self.cfg
         gc.collect()  # a connect needs room for the handshake code: start compact
-        scheme, host, port, path = self.url
+        scheme, host, port, path = cfg.url
         try:
-            tls = tls_context(px.ca if px.tls_verify else None) if scheme == "wss" else None
-            self.ws = WsConn(self.url, px.timeout_ms, tls, self._io, px._mono.ms, _MAX_MESSAGE)
+            tls = tls_context(cfg.ca if cfg.tls_verify else None) if scheme == "wss" else None
+            self.ws = WsConn(cfg.url, cfg.timeout_ms, tls, self._io, self.mono.ms, _MAX_MESSAGE)
         except (OSError, ValueError) as e:
             self._end("cannot open %s://%s:%d%s: %r" % (scheme, host, port, path, e),
                       self.delivery.lost(now))
             return
-        cmds = px._commands
+        cmds = self.commands
         self.session.commands = cmds.manifest() if cmds is not None else None
         try:
             self.ws.send(wsframe.TEXT, (self.session.start(now).encode(),))  # device_auth
@@ -110,11 +118,11 @@ class WsLink:
             self.ws.send(wsframe.TEXT, (text.encode(),))
             return True
         except OSError as e:
-            self._end("sending failed: %r" % (e,), self.delivery.lost(self.px._mono.ms()))
+            self._end("sending failed: %r" % (e,), self.delivery.lost(self.mono.ms()))
             return False
 
     def _next_seq(self):
-        seqs = self.px._log.seqs
+        seqs = self.log.seqs
         last = self.session.newest_in_flight()
         if last is None:
             return seqs[0] if seqs else None
@@ -124,7 +132,7 @@ class WsLink:
         return None
 
     def _send_segments(self, now):
-        log = self.px._log
+        log = self.log
         s = self.session
         d = self.delivery
         sent = 0
@@ -145,7 +153,7 @@ class WsLink:
                 s.unsend(seq)
                 raise
             sent += 1
-            now = self.px._mono.ms()
+            now = self.mono.ms()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -157,15 +165,15 @@ class WsLink:
                 f = self.ws.recv(wait_ms)
             except wsframe.ProtocolError as e:
                 self.ws.close(e.code)
-                self._end("WebSocket protocol error: %s" % e, self.delivery.lost(self.px._mono.ms()))
+                self._end("WebSocket protocol error: %s" % e, self.delivery.lost(self.mono.ms()))
                 return
             except OSError as e:
-                self._end("connection lost: %r" % (e,), self.delivery.lost(self.px._mono.ms()))
+                self._end("connection lost: %r" % (e,), self.delivery.lost(self.mono.ms()))
                 return
             if f is None:
                 return
             wait_ms = 0
-            now = self.px._mono.ms()
+            now = self.mono.ms()
             if f[0] == wsframe.TEXT:
                 self._act(self.delivery.receive(f[1], now))
             elif f[0] == wsframe.CLOSE:
@@ -176,32 +184,32 @@ class WsLink:
 
     def _act(self, acts):
         """Carry out the Delivery's actions."""
-        px = self.px
+        cmds = self.commands
         for a in acts:
             k = a[0]
             if k == D.DELETE:
-                px.last_error = None
+                self.out.last_error = None
                 for seq in a[1]:
-                    px._log.delete(seq)
+                    self.log.delete(seq)
             elif k == D.READY:
-                px.last_error = None
-                if px._commands is not None:
-                    px._commands.authenticated(self.session, self._write_text)
+                self.out.last_error = None
+                if cmds is not None:
+                    cmds.authenticated(self.session, self._write_text)
             elif k == D.COMMAND:
-                if px._commands is not None:  # the handler runs now, inside poll()
-                    px._commands.frame(a[1], self._write_text)
+                if cmds is not None:  # the handler runs now, inside poll()
+                    cmds.frame(a[1], self._write_text)
             elif k == D.RECONNECT:
                 self._close()
             elif k == D.DROP or k == D.REPORT and a[1] != D.LINK_DOWN and a[1] != D.LINK_UP:
-                from plexus_core import refusals
-                refusals.act(px, a)
+                from plexus_board import refusals
+                refusals.act(self.out, self.log, a)
             # RESEND: the segments are still on flash and go again in order
 
     # -- ending a connection -----------------------------------------------------------
 
     def _end(self, why, acts):
         self._close()
-        self.px.last_error = why
+        self.out.last_error = why
         self._act(acts)
 
     def _close(self):

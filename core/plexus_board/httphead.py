@@ -1,7 +1,7 @@
 """HTTP/1.1 heads, sans-I/O: the request head out, the response head in.
 
-Shared by POST /ingest (plexus_core.http11 reads the body after it) and the
-WebSocket upgrade (plexus_core.wsopen needs nothing more), so a connect
+Shared by POST /ingest (plexus_board.http11 reads the body after it) and the
+WebSocket upgrade (plexus_board.wshandshake needs nothing more), so a connect
 does not load the body codec.
 """
 

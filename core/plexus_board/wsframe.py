@@ -1,6 +1,6 @@
 """WebSocket client framing (RFC 6455), sans-I/O.
 
-Frames only (the opening handshake is plexus_core.wsopen, loaded just to
+Frames only (the opening handshake is plexus_board.wshandshake, loaded just to
 connect): client frames are masked (the built-in `websocket` module frames
 like a server, unmasked, so it cannot be used); server frames are read by
 Reader, which reassembles fragments and hands control frames over as they
@@ -17,11 +17,8 @@ PING = 9
 PONG = 10
 
 NORMAL = 1000
-GOING_AWAY = 1001      # the gateway's goodbye before a redeploy
 PROTOCOL_ERROR = 1002
-POLICY = 1008          # auth failure
 TOO_BIG = 1009
-TRY_LATER = 1013
 
 
 class ProtocolError(ValueError):

@@ -5,7 +5,7 @@ upgrade: status line, headers, and a body framed by Content-Length, chunked
 transfer encoding or the end of the connection. The caller owns the socket.
 """
 
-from plexus_core.httphead import MAX_HEAD, parse_head, request_head  # noqa: F401 (re-exported)
+from plexus_board.httphead import MAX_HEAD, parse_head, request_head  # noqa: F401 (re-exported)
 
 MAX_BODY = 65536    # gateway answers are small JSON documents
 

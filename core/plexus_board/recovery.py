@@ -1,8 +1,8 @@
-"""Opening a flash log (plexus_core.flashlog), once per start: create its
-directory, pick this boot's batch-id prefix, and recover the segments left
+"""Recovering a flash log (plexus_board.flashlog) at start: check its
+settings, create its directory, pick this boot's batch-id prefix, and take up the segments left
 on flash in order, discarding (and counting) torn or corrupt ones.
 
-Loaded by FlashLog() and dropped after: on a board every loaded line of
+FlashLog() loads this and drops it after: on a board every loaded line of
 code costs heap.
 """
 
@@ -10,7 +10,14 @@ import os
 import struct
 from binascii import hexlify
 
-from plexus_core.flashlog import SUFFIX
+
+def check(segment_bytes, max_segments):
+    """ValueError unless the flash log's sizes are usable."""
+    if not isinstance(segment_bytes, int) or not 256 <= segment_bytes <= 65535:
+        raise ValueError("segment_bytes must be an int from 256 to 65535 (one flash "
+                         "block, 4096 on ESP32 and Pico), got %r" % (segment_bytes,))
+    if not isinstance(max_segments, int) or max_segments < 2:
+        raise ValueError("max_segments must be an int >= 2, got %r" % (max_segments,))
 
 
 def make_dirs(path):
@@ -37,13 +44,14 @@ def boot_prefix():
     return hexlify(b).decode()
 
 
-def open_log(log):
+def open_log(log, suffix):
+    """Fill a new FlashLog from its directory; suffix: its segment files'."""
     make_dirs(log.path)
     if not log.prefix:
         log.prefix = boot_prefix()
     found = []
     for name in os.listdir(log.path):
-        if name.endswith(SUFFIX) and len(name) == 8 + len(SUFFIX):
+        if name.endswith(suffix) and len(name) == 8 + len(suffix):
             try:
                 found.append(int(name[:8], 16))
             except ValueError:

@@ -29,11 +29,9 @@ ENOSPC = 28  # MicroPython's errno module has no ENOSPC name
 
 class FlashLog:
     def __init__(self, path, segment_bytes=4096, max_segments=256, prefix=None):
-        if not isinstance(segment_bytes, int) or not 256 <= segment_bytes <= 65535:
-            raise ValueError("segment_bytes must be an int from 256 to 65535 (one flash "
-                             "block, 4096 on ESP32 and Pico), got %r" % (segment_bytes,))
-        if not isinstance(max_segments, int) or max_segments < 2:
-            raise ValueError("max_segments must be an int >= 2, got %r" % (max_segments,))
+        from plexus_core import forget
+        from plexus_board import recovery  # what runs once: checks, mkdir -p, recovery
+        recovery.check(segment_bytes, max_segments)  # before anything is allocated
         self.path = path.rstrip("/") or "/"
         self.segment_bytes = segment_bytes
         self.max_segments = max_segments
@@ -47,14 +45,12 @@ class FlashLog:
         self.stored = 0       # readings in segments on flash
         self.discarded = 0    # torn/corrupt segments removed on recovery
         self.evicted = 0      # readings dropped because the log was full
-        self.written = 0      # bytes written to segment files (for benchmarks)
         self._next = 0
-        from plexus_core import flashopen, forget
         try:
-            flashopen.open_log(self)  # mkdir -p, the boot's batch-id prefix, recovery
+            recovery.open_log(self, SUFFIX)  # mkdir -p, the boot's batch-id prefix, recovery
         finally:
-            flashopen = None
-            forget("flashopen")  # runs once: free its code
+            recovery = None
+            forget("plexus_board.recovery")  # runs once: free its code
         self._cap = segment_bytes - HEAD - len(self.prefix) - 12
 
     # -- names -------------------------------------------------------------------
@@ -124,7 +120,6 @@ class FlashLog:
                     raise
                 self._remove(seq)
                 self._evict()
-        self.written += HEAD + len(bid) + n
         self.seqs.append(seq)
         self.npts.append(npts)
         self.stored += npts

@@ -1,11 +1,21 @@
-"""Checking the settings of a board client, once, at construction.
+"""Checking the settings of a board client, once, at construction: check()
+returns them as a Settings, what the client keeps and its link is given.
 
-Everything here runs once and is then dropped from memory (board.py forgets
-this module after use): on a board every loaded line of code costs heap.
+Everything here runs once and is then dropped from memory (the client
+forgets this module after use): on a board every loaded line of code costs
+heap.
 """
 
+from plexus_core.clock import ms_of_seconds
 from plexus_core.errors import NotOnBoardError
 from plexus_core.source_id import check_source_id
+
+
+class Settings:
+    """The checked settings: gateway_url, ws_url, url and ingest_url (as
+    (scheme, host, port, path): what the link connects to, and POST
+    /ingest's), api_key, source_id, timeout_ms, ca (DER bytes or None),
+    tls_verify."""
 
 
 def parse_url(url, field="url"):
@@ -36,10 +46,10 @@ def parse_url(url, field="url"):
     return scheme, host, port, path
 
 
-def configure(px, api_key, source_id, gateway_url, ws_url, transport, timeout,
-              linger_ms, ca, tls_verify, extra):
-    """Validate the constructor's arguments and set them on px; ValueError
-    (or TypeError) names the argument and the fix."""
+def check(api_key, source_id, gateway_url, ws_url, transport, timeout,
+          linger_ms, ca, tls_verify, extra):
+    """The constructor's arguments as Settings; ValueError (or TypeError)
+    names the argument and the fix."""
     if extra:
         k = sorted(extra)[0]
         if k in ("buffer_path", "persistent_buffer", "max_buffer_size"):
@@ -74,17 +84,17 @@ def configure(px, api_key, source_id, gateway_url, ws_url, transport, timeout,
         raise ValueError("%s uses TLS: pass ca= (the CA certificate that signed the "
                          "gateway's, as DER/PEM bytes or a file path) so the board can "
                          "verify it, or tls_verify=False to skip verification" % url)
-    px.gateway_url = gw
-    px.ws_url = ws_url
-    px.url = parse_url(url)  # (scheme, host, port, path) the link connects to
-    px.ingest_url = parse_url(gw)  # POST /ingest's, also beside a WebSocket without acks
-    px.api_key = api_key
-    px.source_id = source_id
-    px.transport = transport
-    px.timeout_ms = ms(timeout, "timeout")
-    px.linger_ms = linger_ms
-    px.ca = ca
-    px.tls_verify = tls_verify
+    s = Settings()
+    s.gateway_url = gw
+    s.ws_url = ws_url
+    s.url = parse_url(url)
+    s.ingest_url = parse_url(gw)  # also beside a WebSocket without acks
+    s.api_key = api_key
+    s.source_id = source_id
+    s.timeout_ms = ms_of_seconds(timeout, "timeout")
+    s.ca = ca
+    s.tls_verify = tls_verify
+    return s
 
 
 def der(cert):
@@ -103,8 +113,3 @@ def der(cert):
     except ValueError:
         raise ValueError("ca is not a readable PEM certificate")
 
-
-def ms(seconds, field):
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise ValueError("%s must be a positive number of seconds, got %r" % (field, seconds))
-    return int(seconds * 1000)

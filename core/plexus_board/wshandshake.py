@@ -1,14 +1,14 @@
 """The WebSocket opening handshake (RFC 6455 §4), client side: the key,
 the upgrade request, the accept-key check.
 
-Loaded for a connect and dropped after it (plexus_core.wsconn): on a board
-only the framing (plexus_core.wsframe) stays in memory between connects.
+Loaded for a connect and dropped after it (plexus_board.wsconn): on a board
+only the framing (plexus_board.wsframe) stays in memory between connects.
 """
 
 from binascii import b2a_base64
 
-from plexus_core.httphead import MAX_HEAD, parse_head, request_head
-from plexus_core.wsframe import ProtocolError
+from plexus_board.httphead import MAX_HEAD, parse_head, request_head
+from plexus_board.wsframe import ProtocolError
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

@@ -42,9 +42,9 @@ def is_timeout(e):
 
 
 def tls_context(ca):
-    """A verifying client TLS context (plexus_core.tlsctx, loaded only by
+    """A verifying client TLS context (plexus_board.tlsctx, loaded only by
     boards that reach an https/wss gateway)."""
-    from plexus_core.tlsctx import context
+    from plexus_board.tlsctx import context
     return context(ca)
 
 

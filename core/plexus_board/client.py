@@ -5,7 +5,7 @@
     while True:
         px.poll()               # bounded network work, then returns
 
-send() never touches the network. Readings go to the flash log (plexus_core.
+send() never touches the network. Readings go to the flash log (plexus_board.
 flashlog) in whole segments; poll() delivers segments oldest first over the
 device WebSocket (wslink) or POST /ingest (httplink) and deletes a segment
 only once the gateway has stored it. Nothing runs in the background: call
@@ -20,9 +20,9 @@ import json
 import time
 
 from plexus_core import forget
-from plexus_core.clock import Clock, Monotonic
+from plexus_core.clock import Clock, Monotonic, ms_of_seconds
 from plexus_core.errors import PlexusError
-from plexus_core.flashlog import FlashLog
+from plexus_board.flashlog import FlashLog
 
 CLOSE_WAIT_MS = 5000
 _QUICK_INT = 0x3FFFFFFF  # ints a board holds without a long int: surely finite
@@ -35,24 +35,24 @@ def _sleep_ms(ms):
         time.sleep(ms / 1000)
 
 
-def _ms(seconds):
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise ValueError("timeout must be a positive number of seconds, got %r" % (seconds,))
-    return int(seconds * 1000)
-
-
 class Plexus:
     def __init__(self, api_key, source_id, gateway_url, ws_url=None, transport="ws",
                  store="/data/plexus", timeout=10.0, segment_bytes=4096, max_segments=256,
                  linger_ms=1000, ca=None, tls_verify=True, **cpython_only):
-        from plexus_core import boardsetup
+        from plexus_board import settings
         try:
-            boardsetup.configure(self, api_key, source_id, gateway_url, ws_url, transport,
+            cfg = settings.check(api_key, source_id, gateway_url, ws_url, transport,
                                  timeout, linger_ms, ca, tls_verify, cpython_only)
         finally:
-            boardsetup = None
-            forget("boardsetup")
-            forget("source_id")
+            settings = None
+            forget("plexus_board.settings")  # runs once: free its code
+            forget("plexus_core.source_id")
+        self.source_id = cfg.source_id
+        self.gateway_url = cfg.gateway_url
+        self.ws_url = cfg.ws_url
+        self.transport = transport
+        self.timeout_ms = cfg.timeout_ms
+        self.linger_ms = linger_ms
         self.dropped_points = 0         # stored by the gateway then discarded for a limit
         self.rejected_points = 0        # refused by the gateway as invalid
         self.rate_limited_frames = 0
@@ -65,11 +65,8 @@ class Plexus:
         gc.collect()  # the setup code just dropped: reuse its space
         self._log = FlashLog(store, segment_bytes, max_segments)
         self._staged_at = 0
-        if transport == "ws":
-            from plexus_core.wslink import WsLink as Link
-        else:
-            from plexus_core.httplink import HttpLink as Link
-        self._link = Link(self)
+        self._cfg = cfg
+        self._link = None               # the link, made by the first poll() (_linked)
 
     def __repr__(self):
         return "Plexus(source_id=%r, gateway=%r)" % (self.source_id, self.gateway_url)
@@ -130,11 +127,26 @@ class Plexus:
         now = self._mono.ms()
         if self._log.staged and now - self._staged_at >= self.linger_ms:
             self._log.seal()
-        self._link.poll(now, wait_ms)
+        self._linked().poll(now, wait_ms)
         e = self._raise
         if e is not None:
             self._raise = None
             raise e
+
+    def _linked(self):
+        """The link, made at the first poll(): its code (the session, sockets)
+        loads then, once the readings of a start are on flash, not in Plexus().
+        It gets its settings and parts; outcomes come back through the public
+        last_error, report() and counters."""
+        if self._link is None:
+            gc.collect()
+            if self.transport == "ws":
+                from plexus_board.wslink import WsLink as Link
+            else:
+                from plexus_board.httplink import HttpLink as Link
+            self._link = Link(self._cfg, self._log, self._clock, self._mono, self)
+            self._link.commands = self._commands
+        return self._link
 
     def report(self, exc):
         """Links hand errors here; poll() raises the first one."""
@@ -146,14 +158,14 @@ class Plexus:
         storing all of it (an acknowledgement, or an /ingest 200 whose count
         covers the segment), False if it could not within `timeout` s
         (default: the client timeout)."""
-        limit = self.timeout_ms if timeout is None else _ms(timeout)
+        limit = self.timeout_ms if timeout is None else ms_of_seconds(timeout, "timeout")
         self._log.seal()
         start = self._mono.ms()
         while self._log.points():
             if self._mono.ms() - start >= limit:
                 return False
             self._poll(20)
-            if not self._link.connected():  # waiting out a reconnect delay
+            if self._link is None or not self._link.connected():  # waiting out a reconnect delay
                 _sleep_ms(20)
         return True
 
@@ -174,7 +186,8 @@ class Plexus:
             self.last_error = str(e)
         self._closed = True
         self._log.seal()
-        self._link.close()
+        if self._link is not None:
+            self._link.close()
 
     def __enter__(self):
         return self
@@ -183,7 +196,8 @@ class Plexus:
         self.close()
 
     def __getattr__(self, name):
-        """Less used calls (send_batch, run, poll_task, counters, the CPython-only video
-        calls) live in boardextra, loaded on first use to spare the heap."""
-        from plexus_core import boardextra
-        return boardextra.get(self, name)
+        """The less used attributes (send_batch, run, poll_task, commands,
+        counters, the CPython-only video calls): plexus_board.attributes
+        says which module holds each, loaded on first use."""
+        from plexus_board.attributes import get
+        return get(self, name)

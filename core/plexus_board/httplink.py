@@ -11,22 +11,28 @@ two never use it at the same time).
 """
 
 from plexus_core import __version__, delivery as D, frames, ingest
-from plexus_core.http11 import Response, date_ms, request_head
-from plexus_core.net import Closed, Conn, host_header, rand01, tls_context
+from plexus_board.http11 import Response, date_ms, request_head
+from plexus_board.net import Closed, Conn, host_header, rand01, tls_context
 
 POST_PER_POLL = 4
 
 
 class HttpLink:
-    def __init__(self, px, delivery=None, act=None, buf=None):
-        self.px = px
-        scheme, host, port, path = px.ingest_url
+    def __init__(self, cfg, log, clock, mono, out, delivery=None, act=None, buf=None):
+        """cfg: the client's Settings; log: its FlashLog; clock: its Clock;
+        mono: its Monotonic; out: where outcomes go (the client's public
+        last_error, report() and counters)."""
+        self.cfg = cfg
+        self.log = log
+        self.mono = mono
+        self.out = out
+        scheme, host, port, path = cfg.ingest_url
         self.scheme, self.host, self.port = scheme, host, port
         self.path = path.rstrip("/") + "/ingest"
-        self.headers = {"Content-Type": "application/json", "x-api-key": px.api_key,
+        self.headers = {"Content-Type": "application/json", "x-api-key": cfg.api_key,
                         "User-Agent": "plexus-micropython/" + __version__}
         # Flash segments cannot be split yet: a refused one is dropped, counted.
-        self.delivery = delivery or D.Delivery(None, px._clock, rand01, can_split=False)
+        self.delivery = delivery or D.Delivery(None, clock, rand01, can_split=False)
         self.act = act or self._act
         self.conn = None
         self._io = buf or bytearray(512)  # segment pieces out, the answer in
@@ -36,8 +42,7 @@ class HttpLink:
         return self.conn is not None
 
     def poll(self, now, wait_ms):
-        px = self.px
-        log = px._log
+        log = self.log
         d = self.delivery
         posted = 0
         while log.seqs and posted < POST_PER_POLL and d.path(now) == D.HTTP:
@@ -46,16 +51,16 @@ class HttpLink:
             if r is None:
                 continue  # failed its CRC: removed and counted by the log
             bid, npts, plen = r
-            head = frames.ingest_body(px.source_id, [""], bid)[:-2].encode()
+            head = frames.ingest_body(self.cfg.source_id, [""], bid)[:-2].encode()
             try:
                 status, body, date, rtt = self._post(head, seq, plen)
             except (OSError, ValueError) as e:
                 self.close()
-                px.last_error = "POST %s://%s:%d%s failed: %r" % (
+                self.out.last_error = "POST %s://%s:%d%s failed: %r" % (
                     self.scheme, self.host, self.port, self.path, e)
-                self.act(d.post_failed(seq, px._mono.ms()))
+                self.act(d.post_failed(seq, self.mono.ms()))
                 return
-            now = px._mono.ms()
+            now = self.mono.ms()
             self.act(ingest.answered(d, seq, npts, status, body, date, rtt, now))
             posted += 1
 
@@ -64,23 +69,23 @@ class HttpLink:
         for a in acts:
             k = a[0]
             if k == D.DELETE:
-                self.px.last_error = None
+                self.out.last_error = None
                 for seq in a[1]:
-                    self.px._log.delete(seq)
+                    self.log.delete(seq)
             elif k == D.DROP or k == D.REPORT and a[1] != D.LINK_DOWN and a[1] != D.LINK_UP:
-                from plexus_core import refusals
-                refusals.act(self.px, a)
+                from plexus_board import refusals
+                refusals.act(self.out, self.log, a)
 
     def _post(self, head, seq, plen):
-        px = self.px
+        cfg = self.cfg
         n = len(head) + plen + 2
         req = request_head("POST", host_header(self.scheme, self.host, self.port),
                            self.path, self.headers, n) + head
         for attempt in (0, 1):
             fresh = self.conn is None
             if fresh:
-                tls = tls_context(px.ca if px.tls_verify else None) if self.scheme == "https" else None
-                self.conn = Conn(self.host, self.port, px.timeout_ms, tls)
+                tls = tls_context(cfg.ca if cfg.tls_verify else None) if self.scheme == "https" else None
+                self.conn = Conn(self.host, self.port, cfg.timeout_ms, tls)
             try:
                 return self._exchange(req, seq)
             except (OSError, ValueError):
@@ -91,15 +96,16 @@ class HttpLink:
                     raise
 
     def _exchange(self, req, seq):
-        px = self.px
+        timeout = self.cfg.timeout_ms
+        mono = self.mono
         c = self.conn
-        c.write(req, px.timeout_ms)
-        px._log.stream(seq, self._io, lambda mv: c.write(mv, px.timeout_ms))  # body from flash
-        c.write(b"]}", px.timeout_ms)
+        c.write(req, timeout)
+        self.log.stream(seq, self._io, lambda mv: c.write(mv, timeout))  # body from flash
+        c.write(b"]}", timeout)
         resp = Response()
-        start = px._mono.ms()  # (the request went out just now: rtt from here)
+        start = mono.ms()  # (the request went out just now: rtt from here)
         while not resp.done:
-            left = px.timeout_ms - (px._mono.ms() - start)
+            left = timeout - (mono.ms() - start)
             if left <= 0:
                 raise OSError(110)
             try:
@@ -111,7 +117,7 @@ class HttpLink:
                 resp.feed(self._iomv[:k])
         if not resp.keep_alive:
             self.close()
-        return resp.status, resp.body, date_ms(resp.headers.get("date")), px._mono.ms() - start
+        return resp.status, resp.body, date_ms(resp.headers.get("date")), mono.ms() - start
 
     def close(self):
         if self.conn is not None:
