@@ -10,30 +10,6 @@ from plexus_board.httphead import MAX_HEAD, parse_head, request_head  # noqa: F4
 MAX_BODY = 65536    # gateway answers are small JSON documents
 
 
-_MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
-
-
-def date_ms(value):
-    """Epoch ms of an HTTP Date header ("Sun, 06 Nov 1994 08:49:37 GMT"), or
-    None. Computed from the calendar: no mktime, whose epoch varies by port."""
-    try:
-        _, d, mon, y, hms, _ = value.split()
-        i = _MONTHS.index(mon)
-        h, mi, sec = hms.split(":")
-        d, y, m = int(d), int(y), i // 3 + 1
-        if i % 3 or not 1 <= d <= 31:
-            return None
-    except (ValueError, AttributeError):
-        return None
-    # days since 1970-01-01 (H. Hinnant's days_from_civil)
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return ((days * 24 + int(h)) * 60 + int(mi)) * 60000 + int(sec) * 1000
-
-
 class Response:
     """Feed bytes as they arrive; `done` turns True once the whole response is in.
 

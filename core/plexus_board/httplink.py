@@ -11,7 +11,7 @@ two never use it at the same time).
 """
 
 from plexus_core import __version__, delivery as D, frames, ingest
-from plexus_board.http11 import Response, date_ms, request_head
+from plexus_board.http11 import Response, request_head
 from plexus_board.net import Closed, Conn, host_header, rand01, tls_context
 
 POST_PER_POLL = 4
@@ -117,7 +117,7 @@ class HttpLink:
                 resp.feed(self._iomv[:k])
         if not resp.keep_alive:
             self.close()
-        return resp.status, resp.body, date_ms(resp.headers.get("date")), mono.ms() - start
+        return resp.status, resp.body, ingest.date_ms(resp.headers.get("date")), mono.ms() - start
 
     def close(self):
         if self.conn is not None:

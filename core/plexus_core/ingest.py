@@ -15,6 +15,29 @@ AUTH = "auth"          # 401/403: keep, stop sending, tell the user
 REJECTED = "rejected"  # 400/413/422: the batch itself is bad: isolate the culprit
 OTHER = "other"        # other 4xx: keep, report, retry slowly
 
+_MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+
+def date_ms(value):
+    """The gateway's clock from an answer: epoch ms of an HTTP Date header ("Sun, 06 Nov 1994 08:49:37 GMT"), or
+    None. Computed from the calendar: no mktime, whose epoch varies by port."""
+    try:
+        _, d, mon, y, hms, _ = value.split()
+        i = _MONTHS.index(mon)
+        h, mi, sec = hms.split(":")
+        d, y, m = int(d), int(y), i // 3 + 1
+        if i % 3 or not 1 <= d <= 31:
+            return None
+    except (ValueError, AttributeError):
+        return None
+    # days since 1970-01-01 (H. Hinnant's days_from_civil)
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return ((days * 24 + int(h)) * 60 + int(mi)) * 60000 + int(sec) * 1000
+
 
 def classify(status):
     if status < 400:

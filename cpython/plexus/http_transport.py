@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 
 from plexus_core import __version__
-from plexus_core.http11 import date_ms
+from plexus_core.ingest import date_ms
 from plexus_core.limits import GZIP_THRESHOLD
 
 USER_AGENT = "plexus-sdk/%s (python)" % __version__

@@ -9,7 +9,7 @@ import pytest
 
 from plexus import http_transport
 from plexus.data_client import DataClient, Unreachable
-from plexus_core.http11 import date_ms
+from plexus_core.ingest import date_ms
 
 KEY = "plx_never_in_an_error"
 
