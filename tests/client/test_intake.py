@@ -35,16 +35,23 @@ def test_cut_by_bytes_every_frame_fits():
 def test_readings_reach_the_store_without_any_explicit_flush(tmp_path):
     store = SqliteStore(tmp_path / "b.db")
     woke = threading.Event()
-    it = Intake(store, Alerts(), linger_ms=5, on_committed=woke.set)
+    handed = []
+
+    def committed(rows):
+        handed.extend(rows)
+        woke.set()
+    it = Intake(store, Alerts(), linger_ms=5, on_committed=committed)
     for i in range(100):
         it.put(enc(i))
     assert woke.wait(30)
     deadline = 30
-    while store.points < 100 and deadline > 0:
+    while (store.points < 100 or it.waiting()) and deadline > 0:
         woke.clear()
         woke.wait(0.5)
         deadline -= 0.5
     assert store.points == 100 and it.waiting() == 0
+    # What the committer hands over (for sending from memory) is what it wrote.
+    assert handed == store.rows(limit=10 ** 6)
     it.close()
     store.close()
 
