@@ -265,7 +265,8 @@ class Plexus:
 
     def buffer_size(self) -> int:
         """Readings accepted and not yet acknowledged by the gateway."""
-        return self._store.points + self._intake.waiting()
+        waiting = self._intake.waiting()  # (first: see Intake._commit)
+        return waiting + self._store.points
 
     def persist(self, timeout: float | None = None) -> bool:
         """Commit every accepted reading to the store now; True when done."""

@@ -164,10 +164,12 @@ class Intake:
                 items = self._bound(items)
                 with self._cond:
                     self._cond.wait(0.1 if self._stop else 1.0)
-        self.alerts.evicted(evicted)
+        # Right after the store's counters moved: waiting() reads `committed`
+        # first, so in between a reading is counted twice, never missed.
         with self._done:
             self.committed += len(items) + self._dropped_now
             self._dropped_now = 0
+        self.alerts.evicted(evicted)
         self.on_committed(rows if not evicted else [])
 
     def _bound(self, items):

@@ -148,7 +148,7 @@ class Sender:
         import time
         deadline = time.monotonic() + timeout
         with self._delivered:
-            while self.store.points > 0 or pending() > 0:
+            while pending() > 0 or self.store.points > 0:  # (this order: see Intake._commit)
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.offline and pending() == 0) or not self.thread.is_alive():
                     return False

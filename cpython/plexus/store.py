@@ -349,7 +349,13 @@ class SqliteStore(_Base):
             p, b = self.points, self.nbytes
             try:
                 out = fn(*args)
+                # The counters say what is durably stored: they move after the
+                # COMMIT (a flush never sees rows gone before their delete is).
+                dp, db = self.points - p, self.nbytes - b
+                self.points, self.nbytes = p, b
                 self._db.execute("COMMIT")
+                self.points += dp
+                self.nbytes += db
                 return out
             except BaseException:
                 self.points, self.nbytes = p, b

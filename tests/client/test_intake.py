@@ -83,3 +83,30 @@ def test_many_threads_send_concurrently_nothing_lost_or_doubled(tmp_path):
     assert sorted(got) == sorted(t * 100000 + i for t in range(4) for i in range(2000))
     it.close()
     store.close()
+
+
+class GatedStore(MemoryStore):
+    """A real in-memory store whose commits wait for a gate (a slow disk)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def append(self, batches):
+        self.entered.set()
+        assert self.gate.wait(60)
+        return super().append(batches)
+
+
+def test_readings_being_committed_still_count_as_waiting():
+    store = GatedStore(1000)
+    it = Intake(store, Alerts(), linger_ms=1)
+    it.put_many([enc(i) for i in range(10)])
+    assert store.entered.wait(30)   # the committer took them and is writing
+    assert it.waiting() == 10 and store.points == 0   # so a flush cannot take them for delivered
+    assert it.persist(0.2) is False
+    store.gate.set()
+    assert it.persist(30) is True
+    assert it.waiting() == 0 and store.points == 10
+    it.close()
