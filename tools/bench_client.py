@@ -120,10 +120,22 @@ def client_env(home, gw):
     return env
 
 
+def process_cpu(pid):
+    """User + system seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_client(py, program, gw, source, n, home):
-    """Run one client program in its own process; its JSON line plus `start`."""
+    """Run one client program in its own process; its JSON line plus `start`
+    and the gateway's CPU seconds meanwhile."""
     env = client_env(home, gw)
     subprocess.run([py, "-c", "import plexus, websocket"], env=env, cwd=home, check=True)
+    gw_cpu = process_cpu(gw.proc.pid)
     start = time.monotonic()
     out = subprocess.run([py, "-c", program, gw.key, gw.ws_url, source, str(n)],
                          capture_output=True, text=True, env=env, cwd=home, timeout=1800)
@@ -131,6 +143,8 @@ def run_client(py, program, gw, source, n, home):
         raise SystemExit("%s run failed:\n%s" % (source, out.stderr[-2000:]))
     got = json.loads(out.stdout.strip().splitlines()[-1])
     got["start"] = start
+    after = process_cpu(gw.proc.pid)
+    got["gateway_cpu"] = None if gw_cpu is None or after is None else after - gw_cpu
     return got
 
 
@@ -176,6 +190,10 @@ def main():
               % (name, r["rate"], r["stored"], r["seconds"], r["sent"] - r["start"],
                  r["confirmed"], r["cpu_100k"], r["user"] * 100000.0 / n,
                  r["sys"] * 100000.0 / n))
+    for name, r in (("ours", ours), ("plexus-python", peer)):
+        if r["gateway_cpu"] is not None:
+            print("gateway CPU while %s ran: %.2f s per 100k readings"
+                  % (name, r["gateway_cpu"] * 100000.0 / n))
     print("rate-limited frames (plexus-python): %s" % peer.get("rate_limited_frames"))
     print("ratio           : %8.1fx  stored/s (target >= 20x)" % ratio)
     print("CPU per reading : %8.3f  of plexus-python's (1/%.1f; target <= 1/20)"
