@@ -33,6 +33,7 @@ connection already announced an older one), and `send_binary` /
 """
 
 import bisect
+import collections
 import logging
 import random
 import select
@@ -51,8 +52,10 @@ from plexus.ws_transport import CLOSE, LOST, WsConnection
 log = logging.getLogger("plexus")
 
 # Rows handed over by the committer are kept for sending up to this many
-# bytes; beyond it (the gateway is slower, or away) the store is read instead.
+# bytes and rows; beyond that (the gateway is slower, or away) the store is
+# read instead, where small unsent rows are merged into larger frames.
 FRESH_BYTES = 4 * WS_FRAME_TARGET
+FRESH_ROWS = 64
 
 
 class _End(Exception):
@@ -97,7 +100,7 @@ class Sender:
         # Rows just committed, oldest first, and whether they are the next to
         # send: True only after the store held nothing unsent on this connection.
         self._fresh_lock = threading.Lock()
-        self._fresh = []
+        self._fresh = collections.deque()
         self._fresh_bytes = 0
         self._live = False
         self._merged_through = None   # the newest key merged into the row just taken
@@ -117,7 +120,8 @@ class Sender:
         with self._fresh_lock:
             if self._live:
                 size = sum(len(r[3]) for r in rows)
-                if rows and self._fresh_bytes + size <= FRESH_BYTES:
+                if (rows and self._fresh_bytes + size <= FRESH_BYTES
+                        and len(self._fresh) + len(rows) <= FRESH_ROWS):
                     self._fresh.extend(rows)
                     self._fresh_bytes += size
                 else:  # too much, or some were evicted: the store has them
@@ -127,7 +131,7 @@ class Sender:
     def _drop_fresh(self):
         """(under _fresh_lock) the next rows come from the store again."""
         self._live = False
-        self._fresh = []
+        self._fresh.clear()
         self._fresh_bytes = 0
 
     def wake(self):
@@ -484,7 +488,7 @@ class Sender:
             if self._live:
                 f = self._fresh
                 while f and (f[0][0] <= self._cursor or f[0][0] <= self.store.evicted_through):
-                    self._fresh_bytes -= len(f.pop(0)[3])  # sent, or evicted meanwhile
+                    self._fresh_bytes -= len(f.popleft()[3])  # sent, or evicted meanwhile
                 return f[0] if f else None
             # From here on, committed rows are kept: if the store holds
             # nothing unsent now, they are the next ones.
