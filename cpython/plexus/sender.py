@@ -490,14 +490,12 @@ class Sender:
                 while f and (f[0][0] <= self._cursor or f[0][0] <= self.store.evicted_through):
                     self._fresh_bytes -= len(f.popleft()[3])  # sent, or evicted meanwhile
                 return f[0] if f else None
-            # From here on, committed rows are kept: if the store holds
-            # nothing unsent now, they are the next ones.
-            self._live = True
-        row = self._next_after(self._cursor)
-        if row is not None:
-            with self._fresh_lock:
-                self._drop_fresh()  # still behind: the store again next time
-        return row
+            # (Under the lock: a row committed meanwhile is either found
+            # here or handed over after this, never neither.)
+            if not self.store.heads(self._cursor, 1):
+                self._live = True  # all sent: the next rows are the ones handed over
+                return None
+        return self._next_after(self._cursor)
 
     def _next_after(self, after):
         """The oldest row after `after`; never-sent small rows are merged into

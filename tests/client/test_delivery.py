@@ -197,7 +197,12 @@ def test_live_readings_go_out_from_memory_as_committed(gateway):
     px = Plexus(api_key=gateway.key, source_id="live-1", ws_url=gateway.ws_url)
     try:
         px.send("seq", -1)
-        assert px.flush_buffer(30)  # connected, store empty: from here on the path is live
+        assert px.flush_buffer(30)
+
+        def live():
+            with px._sender._fresh_lock:
+                return px._sender._live
+        wait_for(live, what="the sender to find nothing unsent")
         store = px._store
         reads = Counter()
         for name in ("rows", "heads", "get", "replace"):
