@@ -22,6 +22,9 @@ BENCHES = [
         ("client: readings stored/s, one send() each", "ours_stored_per_s", "/s", ""),
         ("plexus-python 0.16.0, same run", "peer_stored_per_s", "/s", ""),
         ("client vs plexus-python", "ratio", "x", ">= 20x"),
+        ("client CPU per 100,000 readings", "ours_cpu_s_per_100k", "s", ""),
+        ("plexus-python 0.16.0 CPU, same run", "peer_cpu_s_per_100k", "s", ""),
+        ("client CPU vs plexus-python", "cpu_fraction", "x", "<= 0.05x"),
         ("send() latency p50", "send_p50_us", "us", ""),
         ("send() latency p99", "send_p99_us", "us", "<= 20 us")]),
     ("backlog", ["bench_backlog.py"], ["bench_backlog.py", "--minutes", "1"], [

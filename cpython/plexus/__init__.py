@@ -5,7 +5,7 @@ from plexus_core.errors import PlexusError, AuthenticationError, RateLimitedErro
 from plexus.config import RetryConfig
 from plexus.client import Plexus
 from plexus.batching import BatchSender
-from plexus.commands import Cancelled, CommandDeclarationError, CommandParamError, CommandRun
+from plexus_core.commands import Cancelled, CommandDeclarationError, CommandParamError
 
 __all__ = ["__version__", "Plexus", "PlexusError", "AuthenticationError", "RateLimitedError",
            "RetryConfig", "BatchSender", "CommandRun", "Cancelled", "CommandDeclarationError",
@@ -13,6 +13,10 @@ __all__ = ["__version__", "Plexus", "PlexusError", "AuthenticationError", "RateL
 
 
 def __getattr__(name):
+    # The command layer loads when used: a client that only sends starts faster.
+    if name == "CommandRun":
+        from plexus.commands import CommandRun
+        return CommandRun
     # Video needs numpy/OpenCV only when used: `import plexus` works without them.
     if name == "read_mjpeg_frames":
         from plexus.video import read_mjpeg_frames

@@ -35,26 +35,28 @@ rejected_points, evicted_points.
 from __future__ import annotations
 
 import atexit
+import json
 import threading
+import time as _time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from plexus_core.clock import Clock
+from plexus_core.clock import Clock, epoch_shift_ms
 from plexus_core.errors import PlexusError
-from plexus_core.points import EVENT, encode_point, make_point, point_timestamp
+from plexus_core.points import EVENT, METRIC, encode_point, make_point, point_timestamp
 from plexus.alerts import Alerts
-from plexus.commands import Commands
 from plexus.config import RetryConfig, Settings, buffer_path_for, legacy_buffer_path
 from plexus.intake import DEFAULT_LINGER_MS, Intake
-from plexus.runs import OWN_SOURCE, Runs
 from plexus.sender import Sender
 from plexus.store import MemoryStore, SqliteStore
 from plexus.buffer_lock import BufferLock
 
 if TYPE_CHECKING:
     from plexus.batching import BatchSender
+    from plexus.commands import Commands
+    from plexus.runs import Runs
     from plexus.video import CameraStream
 
 # What the public signatures take: a reading's value, its tags, a timestamp.
@@ -63,6 +65,14 @@ Tags: TypeAlias = "dict[str, str] | None"
 Timestamp: TypeAlias = "float | int | None"
 
 CLOSE_ACK_WAIT_S = 5.0
+OWN_SOURCE = object()  # start_run()'s default: this client's source_id
+
+# send()'s path for the bulk of traffic: a finite float or int, timestamped
+# now, without tags. It writes the same text plexus_core.points.encode_point
+# does (an f-string: the quickest way to it), without building the point;
+# names are checked once, on the full path.
+_FLOAT_MAX = 1.7976931348623157e308
+_MAX_QUOTED_NAMES = 1024
 
 
 class Plexus:
@@ -123,15 +133,21 @@ class Plexus:
         self._alerts = Alerts(secret=s.api_key)
         self._clock = Clock()
         self._now_ms = self._clock.now_ms
+        self._shift_ms = epoch_shift_ms()
+        self._quoted = {}  # metric name -> its JSON text, once checked
         self._store, self._lock = self._open_store(s, max_buffer_size, buffer_path)
         if getattr(self._store, "adopted", 0):
             self._alerts.say_once("adopted", "took over %d readings left by an earlier client"
                                   % self._store.adopted)
         self._sender = Sender(s, self._store, self._alerts, self._clock, transport,
                               self.timeout, self.retry_config, self._batch_points)
-        self._intake = Intake(self._store, self._alerts, linger_ms, self._sender.wake)
-        self._runs = Runs(s, self.timeout, self._now_ms, self._wait_for_clock)
-        self._commands = Commands(self._sender, self._alerts)
+        self._intake = Intake(self._store, self._alerts, linger_ms, self._sender.committed)
+        # Runs and commands load when first used (or, for commands, when the
+        # gateway sends one): a client that only sends readings starts faster.
+        self._layers_lock = threading.Lock()
+        self._runs_layer = None
+        self._commands_layer = None
+        self._sender.on_command = self._first_command
         self._sender.start()
         atexit.register(_persist_at_exit, weakref.ref(self))
 
@@ -156,6 +172,29 @@ class Plexus:
     def _batch_points(self):
         return self._intake.batch_points
 
+    @property
+    def _runs(self) -> Runs:
+        with self._layers_lock:
+            if self._runs_layer is None:
+                from plexus.runs import Runs
+                self._runs_layer = Runs(self._settings, self.timeout, self._now_ms,
+                                        self._wait_for_clock)
+            return self._runs_layer
+
+    @property
+    def _commands(self) -> Commands:
+        with self._layers_lock:
+            c = self._commands_layer
+            if c is None:
+                from plexus.commands import Commands
+                c = self._commands_layer = Commands(self._sender, self._alerts)  # takes the sender's hooks
+        if self._sender.authenticated:
+            c._authenticated()  # this connection's auth happened before it existed
+        return c
+
+    def _first_command(self, frame):
+        self._commands._frame(frame)
+
     def __repr__(self):
         return "Plexus(source_id=%r, gateway=%r)" % (self.source_id, self.gateway_url)
 
@@ -168,12 +207,24 @@ class Plexus:
         value: number (metric), or str/bool/dict/list (event). timestamp:
         epoch s, ms, µs or ns, or None for now on the server-corrected clock.
         Raises ValueError for bad input, before anything is queued."""
-        p = make_point(metric, value, timestamp, tags, data_class, self._now_ms)
+        q = self._quoted.get(metric)
+        if (q is not None and timestamp is None and tags is None and data_class is None
+                and (type(value) is float or type(value) is int)
+                and -_FLOAT_MAX <= value <= _FLOAT_MAX):  # (False for NaN)
+            ts = _time.time_ns() // 1000000 + self._shift_ms + self._clock.offset_ms
+            text = f'{{"class":"metric","metric":{q},"value":{value!r},"timestamp":{ts}}}'
+        else:
+            p = make_point(metric, value, timestamp, tags, data_class, self._now_ms)
+            text = encode_point(p)
+            if p["class"] == METRIC and type(metric) is str:
+                if len(self._quoted) >= _MAX_QUOTED_NAMES:
+                    self._quoted = {}
+                self._quoted[metric] = json.dumps(metric)
         if self._alerts.pending:
             self._alerts.raise_pending()
         if self._closed:
             raise PlexusError("this Plexus client is closed; create a new one")
-        self._intake.put(encode_point(p))
+        self._intake.put(text)
         return True
 
     def event(self, name: str, data: Value, timestamp: Timestamp = None, tags: Tags = None) -> bool:
@@ -214,7 +265,8 @@ class Plexus:
 
     def buffer_size(self) -> int:
         """Readings accepted and not yet acknowledged by the gateway."""
-        return self._store.points + self._intake.waiting()
+        waiting = self._intake.waiting()  # (first: see Intake._commit)
+        return waiting + self._store.points
 
     def persist(self, timeout: float | None = None) -> bool:
         """Commit every accepted reading to the store now; True when done."""
@@ -298,7 +350,11 @@ class Plexus:
                   metadata: dict[str, Any] | None = None, pass_criteria: dict[str, Any] | None = None,
                   started_at: Timestamp = None) -> dict[str, Any]:
         """Open a test run (app API); returns the run dict with its "id"."""
-        return self._runs.start(name, source_id, tags, metadata, pass_criteria, started_at)
+        runs = self._runs
+        if source_id is OWN_SOURCE:
+            from plexus.runs import OWN_SOURCE as own
+            source_id = own
+        return runs.start(name, source_id, tags, metadata, pass_criteria, started_at)
 
     def end_run(self, run: dict[str, Any] | str, status: str = "completed",
                 ended_at: Timestamp = None) -> dict[str, Any]:
@@ -354,7 +410,8 @@ class Plexus:
         return self._commands.serve(timeout)
 
     def stop_serving(self) -> None:
-        self._commands.stop_serving()
+        if self._commands_layer is not None:
+            self._commands.stop_serving()
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -364,7 +421,7 @@ class Plexus:
         if self._closed:
             return
         self._closed = True
-        self._commands.stop_serving()
+        self.stop_serving()
         self._intake.close(self.timeout)
         if self._store.points:
             self._sender.kick()

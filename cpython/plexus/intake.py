@@ -41,11 +41,17 @@ def cut(encoded, max_points=MAX_POINTS_PER_BATCH, max_bytes=WS_FRAME_TARGET):
 
 class Intake:
     def __init__(self, store, alerts, linger_ms=DEFAULT_LINGER_MS, on_committed=None):
+        """on_committed(rows): called on the committer thread after each
+        commit with the rows just written (key, bid, n, data), so they can be
+        sent from memory; [] when they cannot be (some were evicted)."""
         self.store = store
         self.alerts = alerts
         self.linger = linger_ms / 1000.0
-        self.on_committed = on_committed or (lambda: None)
-        self._cond = threading.Condition(threading.Lock())
+        self.on_committed = on_committed or (lambda rows: None)
+        # put() takes the bare lock (a C call); the condition shares it and is
+        # only notified when the committer has something to do.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._done = threading.Condition(threading.Lock())
         self._pending = []
         self.accepted = 0    # readings taken by put()
@@ -65,7 +71,7 @@ class Intake:
     # -- caller's thread --------------------------------------------------------
 
     def put(self, encoded):
-        with self._cond:
+        with self._lock:
             if self._stop:
                 raise PlexusError("this Plexus client is closed; create a new one")
             p = self._pending
@@ -83,8 +89,10 @@ class Intake:
             self._cond.notify()
 
     def waiting(self):
-        """Readings accepted but not yet committed."""
-        return len(self._pending)
+        """Readings accepted but not yet committed, including those being
+        committed right now (a flush must not take them for delivered)."""
+        done = self.committed  # (read first: both only grow)
+        return self.accepted - done
 
     def persist(self, timeout=None):
         """Commit everything accepted so far; True when it is on disk."""
@@ -139,9 +147,10 @@ class Intake:
 
     def _commit(self, items):
         failures = 0
+        rows = []
         while True:
             try:
-                evicted = self.store.add(cut(items, self.batch_points))
+                rows, evicted = self.store.append(cut(items, self.batch_points))
                 break
             except Exception as e:  # disk full, file removed, locked: keep trying
                 failures += 1
@@ -155,11 +164,13 @@ class Intake:
                 items = self._bound(items)
                 with self._cond:
                     self._cond.wait(0.1 if self._stop else 1.0)
-        self.alerts.evicted(evicted)
+        # Right after the store's counters moved: waiting() reads `committed`
+        # first, so in between a reading is counted twice, never missed.
         with self._done:
             self.committed += len(items) + self._dropped_now
             self._dropped_now = 0
-        self.on_committed()
+        self.alerts.evicted(evicted)
+        self.on_committed(rows if not evicted else [])
 
     def _bound(self, items):
         """While the store cannot be written, memory holds at most its capacity."""

@@ -17,6 +17,14 @@ so a crash loses nothing and a resend is stored once. A batch refused as invalid
 is alone, then that reading is dropped and reported, so one bad reading
 never holds up the rest.
 
+Live traffic is sent from memory: the committer hands over each row it just
+wrote (`committed(rows)`), and once the sender has sent everything the store
+held on this connection it takes the next rows from that hand-over instead
+of reading them back; the store is read only after a reconnect, an outage
+or while it holds more than the hand-over keeps (then small unsent rows are
+merged into one, so a backlog drains in the largest frames the gateway
+allows).
+
 Seams for commands and video: `on_command(frame)` gets every command frame,
 `on_authenticated()` runs after each auth (before telemetry resumes),
 `set_commands(manifest)` updates the device_auth manifest (reconnecting if a
@@ -25,23 +33,29 @@ connection already announced an older one), and `send_binary` /
 """
 
 import bisect
+import collections
 import logging
 import random
 import select
 import socket
 import threading
 
-from plexus_core import __version__, batch, ingest, limits
+from plexus_core import __version__, limits
 from plexus_core import delivery as D
 from plexus_core import session as S
 from plexus_core.clock import Monotonic
 from plexus_core.limits import FRAME_ENVELOPE_BYTES, WS_FRAME_TARGET
-from plexus import http_transport as http
 from plexus.config import RetryConfig, say
 from plexus.store import split_row
 from plexus.ws_transport import CLOSE, LOST, WsConnection
 
 log = logging.getLogger("plexus")
+
+# Rows handed over by the committer are kept for sending up to this many
+# bytes and rows; beyond that (the gateway is slower, or away) the store is
+# read instead, where small unsent rows are merged into larger frames.
+FRESH_BYTES = 4 * WS_FRAME_TARGET
+FRESH_ROWS = 64
 
 
 class _End(Exception):
@@ -83,6 +97,13 @@ class Sender:
         self._cursor = -1             # newest key written on this connection
         self._redo = []               # keys to send again before new ones (sorted)
         self._written_max = store.first_new_key - 1  # keys above were never sent
+        # Rows just committed, oldest first, and whether they are the next to
+        # send: True only after the store held nothing unsent on this connection.
+        self._fresh_lock = threading.Lock()
+        self._fresh = collections.deque()
+        self._fresh_bytes = 0
+        self._live = False
+        self._merged_through = None   # the newest key merged into the row just taken
         self._manifest_sent = None
         self._redeclare = False
         self._said_connected = False
@@ -93,6 +114,25 @@ class Sender:
         self.thread.start()
 
     # -- any thread ---------------------------------------------------------------
+
+    def committed(self, rows):
+        """The committer wrote `rows` (oldest first): keep them for sending."""
+        with self._fresh_lock:
+            if self._live:
+                size = sum(len(r[3]) for r in rows)
+                if (rows and self._fresh_bytes + size <= FRESH_BYTES
+                        and len(self._fresh) + len(rows) <= FRESH_ROWS):
+                    self._fresh.extend(rows)
+                    self._fresh_bytes += size
+                else:  # too much, or some were evicted: the store has them
+                    self._drop_fresh()
+        self.wake()
+
+    def _drop_fresh(self):
+        """(under _fresh_lock) the next rows come from the store again."""
+        self._live = False
+        self._fresh.clear()
+        self._fresh_bytes = 0
 
     def wake(self):
         try:
@@ -112,7 +152,7 @@ class Sender:
         import time
         deadline = time.monotonic() + timeout
         with self._delivered:
-            while self.store.points > 0 or pending() > 0:
+            while pending() > 0 or self.store.points > 0:  # (this order: see Intake._commit)
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.offline and pending() == 0) or not self.thread.is_alive():
                     return False
@@ -276,6 +316,8 @@ class Sender:
         self._act(acts)
         self._redo = []
         self._cursor = -1
+        with self._fresh_lock:
+            self._drop_fresh()  # the next connection starts with the oldest stored row
 
     # -- the Delivery's actions ------------------------------------------------------------
 
@@ -401,12 +443,14 @@ class Sender:
             key, bid, n, data = row
             if len(data) + n + FRAME_ENVELOPE_BYTES > self._frame_budget() and n > 1:
                 a, b = split_row(row)  # the gateway announced a smaller frame limit
+                with self._fresh_lock:
+                    self._drop_fresh()
                 self.store.replace([key], [a, b])
                 continue
             if not self.session.can_send(n):
                 return 0.5  # the window is full: an ack wakes us
             text = d.frame([data], bid, key, n, now)
-            self._written(key)
+            self._written(key, self._merged_through)
             try:
                 conn.send_text(text)
             except LOST:
@@ -425,24 +469,38 @@ class Sender:
                       default=now + 1000)
         return min(soonest - now, 1000)
 
-    def _written(self, key):
+    def _written(self, key, through=None):
+        """`key` was written (`through`: the newest key merged into it)."""
         if self._redo and self._redo[0] == key:
             self._redo.pop(0)
         else:
-            self._cursor = max(self._cursor, key)
-        self._written_max = max(self._written_max, key)
+            self._cursor = max(self._cursor, key if through is None else through)
+        self._written_max = max(self._written_max, key if through is None else through)
 
     def _next_row(self):
+        self._merged_through = None
         while self._redo:
             row = self.store.get(self._redo[0])
             if row is not None:
                 return row
             self._redo.pop(0)
+        with self._fresh_lock:
+            if self._live:
+                f = self._fresh
+                while f and (f[0][0] <= self._cursor or f[0][0] <= self.store.evicted_through):
+                    self._fresh_bytes -= len(f.popleft()[3])  # sent, or evicted meanwhile
+                return f[0] if f else None
+            # (Under the lock: a row committed meanwhile is either found
+            # here or handed over after this, never neither.)
+            if not self.store.heads(self._cursor, 1):
+                self._live = True  # all sent: the next rows are the ones handed over
+                return None
         return self._next_after(self._cursor)
 
     def _next_after(self, after):
         """The oldest row after `after`; never-sent small rows are merged into
         one, so a backlog drains in the largest frames the gateway allows."""
+        self._merged_through = None
         heads = self.store.heads(after, 64)
         if not heads:
             return None
@@ -462,6 +520,7 @@ class Sender:
             return rows[0] if rows else None
         merged = self.store.merged_row(rows)
         if self.store.replace([r[0] for r in rows], [merged]):
+            self._merged_through = rows[-1][0]
             return merged
         return None
 
@@ -483,10 +542,13 @@ class Sender:
         self._post(row)
 
     def _post(self, row):
+        from plexus_core import batch, ingest
+        from plexus import http_transport as http  # loaded only when HTTP carries telemetry
         key, bid, n, data = row
         d = self.delivery
         body = batch.ingest_body(self.settings.source_id, [data], bid)
-        self._written_max = max(self._written_max, key)
+        self._written_max = max(self._written_max, key if self._merged_through is None
+                                else self._merged_through)
         answer = {}
         t0 = self._now()
         try:

@@ -4,7 +4,10 @@ A row is one batch: its readings as compact JSON joined by "," (exactly the
 body of a telemetry frame), its point count and its batch id. Rows are
 written once when the linger window closes and deleted only when the gateway
 acknowledges the batch, so the unacknowledged window survives a crash and a
-resend carries the same id, which our gateway stores once.
+resend carries the same id, which our gateway stores once. SQLite keeps the
+data as a BLOB of that ASCII text: its length is then known without reading
+it (LENGTH of TEXT reads every page of a large row). Rows written as TEXT by
+earlier versions read back the same.
 
 Row keys order everything (oldest first) and leave room to split a row in
 place: key = k << SUB_BITS | offset, where k numbers batches as they are cut
@@ -61,6 +64,12 @@ def split_row(row):
     return a, b
 
 
+def _text(row):
+    """A row as the sender uses it: data as str (stored as a BLOB, or as TEXT by earlier versions)."""
+    d = row[3]
+    return row if type(d) is str else (row[0], row[1], row[2], d.decode())
+
+
 def _legacy_point(data):
     """A plexus-python buffer row, checked like the gateway will check it."""
     p = check_wire_point(json.loads(data), False)
@@ -81,6 +90,7 @@ class _Base:
         self._next_k = 1
         self._lock = threading.RLock()
         self.closed = False
+        self.evicted_through = -1  # every key at or below this was evicted (oldest go first)
 
     def _new_rows(self, batches):
         rows = []
@@ -96,6 +106,10 @@ class _Base:
         last = rows[-1][0] >> SUB_BITS
         bid = "%s-%d-%d" % (self._token, first >> SUB_BITS, last)
         return (first, bid, sum(r[2] for r in rows), ",".join(r[3] for r in rows))
+
+    def add(self, batches):
+        """Append batches [(n, data)]; returns readings evicted to make room."""
+        return self.append(batches)[1]
 
     def _over(self, extra_points=0, extra_bytes=0):
         return (self.points + extra_points > self.max_points
@@ -120,16 +134,17 @@ class MemoryStore(_Base):
         self._keys = []
         self._rows = {}
 
-    def add(self, batches):
-        """Append batches [(n, data)]; returns readings evicted to make room."""
+    def append(self, batches):
+        """Append batches [(n, data)]; returns (the new rows, readings evicted)."""
         with self._lock:
             if self.closed:
                 raise OSError("store is closed")
             # Insert, then evict oldest-first: one add larger than the cap
             # must not leave the store over it.
-            for r in self._new_rows(batches):
+            rows = self._new_rows(batches)
+            for r in rows:
                 self._put(r)
-            return self._evict(0, 0)
+            return rows, self._evict(0, 0)
 
     def _put(self, r):
         bisect.insort(self._keys, r[0])
@@ -150,6 +165,7 @@ class MemoryStore(_Base):
     def _evict(self, n, size):
         gone = 0
         while self._keys and self._over(n, size):
+            self.evicted_through = self._keys[0]
             gone += self._drop(self._keys[0])
         return gone
 
@@ -291,21 +307,24 @@ class SqliteStore(_Base):
     # -- the store interface ----------------------------------------------------
 
     def _insert(self, rows):
-        self._db.executemany("INSERT INTO batches (id, bid, n, data) VALUES (?, ?, ?, ?)", rows)
+        self._db.executemany("INSERT INTO batches (id, bid, n, data) VALUES (?, ?, ?, ?)",
+                             [(r[0], r[1], r[2], r[3].encode()) for r in rows])
         for r in rows:
             self.points += r[2]
             self.nbytes += len(r[3])
 
     def _delete_keys(self, keys):
         gone = 0
-        for k in keys:
-            got = self._db.execute("SELECT n, LENGTH(data) FROM batches WHERE id = ?",
-                                   (k,)).fetchone()
-            if got:
-                self._db.execute("DELETE FROM batches WHERE id = ?", (k,))
-                gone += got[0]
-                self.points -= got[0]
-                self.nbytes -= got[1]
+        for i in range(0, len(keys), 500):  # under SQLite's limit of bound values
+            part = list(keys[i:i + 500])
+            where = " WHERE id IN (%s)" % ",".join("?" * len(part))
+            n, size = self._db.execute("SELECT COALESCE(SUM(n), 0), COALESCE(SUM(LENGTH(data)), 0)"
+                                       " FROM batches" + where, part).fetchone()
+            if n or size:
+                self._db.execute("DELETE FROM batches" + where, part)
+                gone += n
+                self.points -= n
+                self.nbytes -= size
         return gone
 
     def _evict(self, n, size):
@@ -318,6 +337,7 @@ class SqliteStore(_Base):
             for k in keys:
                 if not self._over(n, size):
                     break
+                self.evicted_through = k
                 gone += self._delete_keys([k])
         return gone
 
@@ -329,7 +349,13 @@ class SqliteStore(_Base):
             p, b = self.points, self.nbytes
             try:
                 out = fn(*args)
+                # The counters say what is durably stored: they move after the
+                # COMMIT (a flush never sees rows gone before their delete is).
+                dp, db = self.points - p, self.nbytes - b
+                self.points, self.nbytes = p, b
                 self._db.execute("COMMIT")
+                self.points += dp
+                self.nbytes += db
                 return out
             except BaseException:
                 self.points, self.nbytes = p, b
@@ -337,20 +363,22 @@ class SqliteStore(_Base):
                     self._db.execute("ROLLBACK")
                 raise
 
-    def add(self, batches):
-        """Append batches [(n, data)] in one transaction; returns readings evicted."""
+    def append(self, batches):
+        """Append batches [(n, data)] in one transaction; returns (the new
+        rows, readings evicted)."""
         def do():
-            self._insert(self._new_rows(batches))
-            return self._evict(0, 0)  # after inserting, so one large add cannot overflow the cap
+            rows = self._new_rows(batches)
+            self._insert(rows)
+            return rows, self._evict(0, 0)  # after inserting: one large add cannot overflow the cap
         return self._tx(do)
 
     def rows(self, after=-1, limit=32):
         with self._lock:
             if self.closed:
                 return []
-            return self._db.execute(
+            return [_text(r) for r in self._db.execute(
                 "SELECT id, bid, n, data FROM batches WHERE id > ? ORDER BY id LIMIT ?",
-                (after, limit)).fetchall()
+                (after, limit))]
 
     def heads(self, after=-1, limit=32):
         """Like rows() without the data (rows may be ~1 MB): (key, bid, n, size)."""
@@ -365,8 +393,9 @@ class SqliteStore(_Base):
         with self._lock:
             if self.closed:
                 return None
-            return self._db.execute("SELECT id, bid, n, data FROM batches WHERE id = ?",
-                                    (key,)).fetchone()
+            r = self._db.execute("SELECT id, bid, n, data FROM batches WHERE id = ?",
+                                 (key,)).fetchone()
+            return None if r is None else _text(r)
 
     def delete(self, keys):
         if not keys:

@@ -23,6 +23,28 @@ LOST = (websocket.WebSocketException, OSError, ssl.SSLError, socket.timeout,
         struct.error, ValueError)
 
 
+_BYTES = bytes(range(256))
+_BYTES_INT = int.from_bytes(_BYTES, "big")
+
+
+def _xor_table(b):
+    """translate() table that XORs every byte with b."""
+    return (_BYTES_INT ^ int.from_bytes(bytes((b,)) * 256, "big")).to_bytes(256, "big")
+
+
+class _Frame(websocket.ABNF):
+    """A frame masked lane by lane with bytes.translate: about twice as fast
+    as websocket-client's own masking, which every telemetry frame (up to
+    900 KB) pays in full. The mask key is still a random one per frame."""
+
+    def _get_masked(self, mask_key):
+        data = self.data
+        out = bytearray(data)
+        for i in range(4):
+            out[i::4] = data[i::4].translate(_xor_table(mask_key[i]))
+        return mask_key + out
+
+
 class WsConnection:
     def __init__(self, base_url, timeout):
         url = base_url.rstrip("/")
@@ -33,7 +55,7 @@ class WsConnection:
                                                suppress_origin=True)
 
     def send_text(self, text):
-        self._ws.send(text)
+        self._ws.send_frame(_Frame(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 1, text.encode()))
 
     def send_binary(self, data):
         self._ws.send_binary(data)

@@ -189,3 +189,35 @@ def test_control_and_binary_frames_only_while_connected(gateway):
         assert px._sender._manifest_sent == manifest and px.connected
     finally:
         px.close()
+
+
+def test_live_readings_go_out_from_memory_as_committed(gateway):
+    """Once connected with nothing waiting, each committed batch is sent
+    from what was just written: the store is not read back or rewritten."""
+    px = Plexus(api_key=gateway.key, source_id="live-1", ws_url=gateway.ws_url)
+    try:
+        px.send("seq", -1)
+        assert px.flush_buffer(30)
+
+        def live():
+            with px._sender._fresh_lock:
+                return px._sender._live
+        wait_for(live, what="the sender to find nothing unsent")
+        store = px._store
+        reads = Counter()
+        for name in ("rows", "heads", "get", "replace"):
+            real = getattr(store, name)
+
+            def counted(*a, _real=real, _name=name, **kw):
+                reads[_name] += 1
+                return _real(*a, **kw)
+            setattr(store, name, counted)
+        for burst in range(5):
+            for i in range(400):
+                px.send("seq", burst * 400 + i)
+            assert px.flush_buffer(30)
+        assert px.buffer_size() == 0
+        assert values(gateway.points("live-1"), "seq")[1:] == list(range(2000))
+        assert not reads, "the store was read back: %s" % dict(reads)
+    finally:
+        px.close()

@@ -24,3 +24,28 @@ def test_other_points_take_the_general_path():
               make_point("m", "on", 1760000000000),
               make_point("m", 2, 1760000000000, None, "event")):
         assert encode_point(p) == json.dumps(p, separators=(",", ":"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(names, numbers)
+def test_send_writes_the_same_text_as_encode_point(tmp_path_factory, metric, value):
+    """send()'s short path (a number now, no tags) against the general one."""
+    import socket
+
+    from plexus import Plexus
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there: the readings stay in the store
+    home = tmp_path_factory.mktemp("send")
+    px = Plexus(api_key="plx_test", source_id="enc-1", ws_url="ws://127.0.0.1:%d" % port,
+                buffer_path=str(home / "b.db"))
+    try:
+        px.send(metric, value)  # the general path, which checks and remembers the name
+        px.send(metric, value)  # the short path
+        assert px.persist(30)
+        data = ",".join(r[3] for r in px._store.rows(limit=100))
+        last = json.loads("[" + data + "]")[-1]
+        assert data.endswith("," + encode_point(make_point(metric, value, last["timestamp"])))
+    finally:
+        px.close()

@@ -35,16 +35,23 @@ def test_cut_by_bytes_every_frame_fits():
 def test_readings_reach_the_store_without_any_explicit_flush(tmp_path):
     store = SqliteStore(tmp_path / "b.db")
     woke = threading.Event()
-    it = Intake(store, Alerts(), linger_ms=5, on_committed=woke.set)
+    handed = []
+
+    def committed(rows):
+        handed.extend(rows)
+        woke.set()
+    it = Intake(store, Alerts(), linger_ms=5, on_committed=committed)
     for i in range(100):
         it.put(enc(i))
     assert woke.wait(30)
     deadline = 30
-    while store.points < 100 and deadline > 0:
+    while (store.points < 100 or it.waiting()) and deadline > 0:
         woke.clear()
         woke.wait(0.5)
         deadline -= 0.5
     assert store.points == 100 and it.waiting() == 0
+    # What the committer hands over (for sending from memory) is what it wrote.
+    assert handed == store.rows(limit=10 ** 6)
     it.close()
     store.close()
 
@@ -76,3 +83,30 @@ def test_many_threads_send_concurrently_nothing_lost_or_doubled(tmp_path):
     assert sorted(got) == sorted(t * 100000 + i for t in range(4) for i in range(2000))
     it.close()
     store.close()
+
+
+class GatedStore(MemoryStore):
+    """A real in-memory store whose commits wait for a gate (a slow disk)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def append(self, batches):
+        self.entered.set()
+        assert self.gate.wait(60)
+        return super().append(batches)
+
+
+def test_readings_being_committed_still_count_as_waiting():
+    store = GatedStore(1000)
+    it = Intake(store, Alerts(), linger_ms=1)
+    it.put_many([enc(i) for i in range(10)])
+    assert store.entered.wait(30)   # the committer took them and is writing
+    assert it.waiting() == 10 and store.points == 0   # so a flush cannot take them for delivered
+    assert it.persist(0.2) is False
+    store.gate.set()
+    assert it.persist(30) is True
+    assert it.waiting() == 0 and store.points == 10
+    it.close()

@@ -122,6 +122,27 @@ def test_file_is_wal_and_fully_synchronous(tmp_path):
     s.close()
 
 
+def test_batches_are_blobs_and_text_rows_of_earlier_versions_still_read(tmp_path):
+    p = tmp_path / "b.db"
+    old = sqlite3.connect(str(p))  # a file as earlier versions wrote it: data as TEXT
+    old.execute("CREATE TABLE batches (id INTEGER PRIMARY KEY, bid TEXT NOT NULL, n INTEGER NOT NULL, "
+                "data TEXT NOT NULL)")
+    n, data = batch_of(0, 3)
+    old.execute("INSERT INTO batches VALUES (?, ?, ?, ?)", (1 << SUB_BITS, "old-1", n, data))
+    old.commit()
+    old.close()
+    s = SqliteStore(p)
+    assert s.points == 3 and s.nbytes == len(data)
+    rows, evicted = s.append([batch_of(3, 5)])
+    assert evicted == 0 and [r[2] for r in rows] == [2]
+    assert s.rows() == [(1 << SUB_BITS, "old-1", 3, data), rows[0]]  # both as str
+    assert values(s.rows()) == list(range(5))
+    kinds = [t for (t,) in s._db.execute("SELECT typeof(data) FROM batches ORDER BY id")]
+    assert kinds == ["text", "blob"]
+    assert s.delete([r[0] for r in s.rows()]) == 5 and s.points == 0 and s.nbytes == 0
+    s.close()
+
+
 def test_byte_cap_evicts_too(tmp_path):
     s = SqliteStore(tmp_path / "b.db", max_points=10 ** 6, max_bytes=2000)
     for i in range(0, 100, 10):
