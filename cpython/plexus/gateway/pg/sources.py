@@ -22,16 +22,6 @@ async def touch(c, source_id, t):
                     source_id, t)
 
 
-async def seen_many(c, last_seen):
-    """{source_id: t}: each source seen at t (the group commit's one statement)."""
-    sids = sorted(last_seen)  # one lock order for every replica: no deadlocks
-    await c.execute(
-        "INSERT INTO sources (source_id, last_seen_ms) SELECT * FROM unnest($1::text[], $2::bigint[]) "
-        "ON CONFLICT (source_id) DO UPDATE SET last_seen_ms = "
-        "greatest(coalesce(sources.last_seen_ms, 0), excluded.last_seen_ms)",
-        sids, [last_seen[s] for s in sids])
-
-
 async def add_camera(c, source_id, camera_id):
     async with c.transaction():
         cams = await c.fetchval("SELECT cameras FROM sources WHERE source_id=$1 FOR UPDATE", source_id)

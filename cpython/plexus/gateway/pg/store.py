@@ -38,6 +38,12 @@ def _unavailable(e):
     return not (isinstance(e, asyncpg.PostgresError) and state[:2] in ("22", "23", "54"))
 
 
+async def _keep_session(conn):
+    """Pool connections go back as they are: this store sets no session state
+    (its locks are per transaction, LISTEN has a connection of its own), so
+    the default reset would be one more round trip per call for nothing."""
+
+
 class _Job:
     __slots__ = ("source_id", "batch_id", "points", "received_ms", "fut")
 
@@ -65,7 +71,7 @@ class PostgresStore(Store):
     async def open(self):
         try:
             self._pool = await asyncpg.create_pool(self.url, min_size=0, max_size=self.pool_size,
-                                                   command_timeout=60, timeout=10)
+                                                   command_timeout=60, timeout=10, reset=_keep_session)
             async with self._pool.acquire() as c:
                 await schema.migrate(c)
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
@@ -196,8 +202,9 @@ class PostgresStore(Store):
                 j.fut.set_result(r)
 
     async def _insert_group(self, conn, group):
-        await points.ensure_partitions(conn, group, self._partitions)
-        return await points.insert_group(conn, group, self.cluster)
+        job_rows = points.group_rows(group)
+        await points.ensure_partitions(conn, job_rows, self._partitions)
+        return await points.insert_group(conn, group, job_rows, self.cluster)
 
     # -- sources ----------------------------------------------------------------------------
     def describe_source(self, source_id, platform, agent_version, commands, cameras):
