@@ -198,3 +198,24 @@ def test_deleting_a_source_removes_its_data_only(postgres):
     assert sources == ["kept"]
     assert names == [] and again == 1          # its batch ids went too: a new batch b1 is stored
     assert query(url, "SELECT source_id, count(*) FROM points GROUP BY 1 ORDER BY 1") == [("gone", 1), ("kept", 3)]
+
+
+def test_raw_takes_the_first_10000_rows_in_time_order_across_metrics(postgres):
+    url = postgres.new_database()
+    t0 = (int(time.time() * 1000) // schema.DAY_MS) * schema.DAY_MS
+    pts = [{"class": "metric", "metric": "ab"[i % 2], "value": i, "timestamp": t0 + i, "tags": None}
+           for i in range(12000)]
+
+    async def go():
+        st = PostgresStore(url, pool_size=1)
+        await st.open()
+        try:
+            assert await st.store_batch("rig-1", "b1", pts) == 12000
+            return await st.raw("rig-1", [], t0, t0 + 20000), await st.raw("rig-1", ["b", "a", "b"], t0, t0 + 20000)
+        finally:
+            await st.aclose()
+    every, named = aio.run(go())
+    for series, truncated in (every, named):
+        assert truncated is True
+        assert series["a"]["timestamp_ms"] == [t0 + i for i in range(0, 10000, 2)]
+        assert series["b"]["timestamp_ms"] == [t0 + i for i in range(1, 10000, 2)]
