@@ -74,6 +74,46 @@ def test_migrations_run_once_when_replicas_start_together(postgres):
         [(v,) for v, _ in schema.MIGRATIONS]
 
 
+def test_a_database_of_schema_2_keeps_its_points_through_the_index_migration(postgres, monkeypatch):
+    url = postgres.new_database()
+    day = schema.DAY_MS
+    today = (int(time.time() * 1000) // day) * day
+    pts = [{"class": "metric", "metric": "t", "value": i, "timestamp": today + i, "tags": None} for i in range(20)]
+
+    async def open_store():
+        st = PostgresStore(url, pool_size=1)
+        await st.open()
+        return st
+
+    async def before():
+        st = await open_store()
+        try:
+            assert await st.store_batch("rig-1", "b1", pts) == 20
+        finally:
+            await st.aclose()
+    monkeypatch.setattr(schema, "MIGRATIONS", [m for m in schema.MIGRATIONS if m[0] <= 2])
+    aio.run(before())
+    monkeypatch.undo()
+
+    async def after():
+        st = await open_store()
+        try:
+            resend = await st.store_batch("rig-1", "b1", pts)          # the batch ids went through too
+            return resend, await st.raw("rig-1", [], today, today + day)
+        finally:
+            await st.aclose()
+    resend, (series, truncated) = aio.run(after())
+    assert resend is None and not truncated
+    assert series["t"]["value"] == [float(i) for i in range(20)]
+    assert query(url, "SELECT max(version) FROM schema_migrations") == [(schema.MIGRATIONS[-1][0],)]
+    # every day partition has the metric index, on byte-order names
+    indexed = query(url, "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%(source_id, metric, ts)%' "
+                         "AND indexdef LIKE '%WHERE (class = ''metric''::text)' ORDER BY 1")
+    assert (schema.partition_name(today // day),) in indexed and ("points_other",) in indexed
+    assert query(url, "SELECT collation_name FROM information_schema.columns WHERE table_name = 'points' "
+                      "AND column_name IN ('source_id', 'metric')") == [("C",), ("C",)]
+
+
 def test_retention_drops_whole_days_and_a_day_query_reads_one_partition(postgres):
     url = postgres.new_database()
     day = schema.DAY_MS
@@ -160,3 +200,24 @@ def test_deleting_a_source_removes_its_data_only(postgres):
     assert sources == ["kept"]
     assert names == [] and again == 1          # its batch ids went too: a new batch b1 is stored
     assert query(url, "SELECT source_id, count(*) FROM points GROUP BY 1 ORDER BY 1") == [("gone", 1), ("kept", 3)]
+
+
+def test_raw_takes_the_first_10000_rows_in_time_order_across_metrics(postgres):
+    url = postgres.new_database()
+    t0 = (int(time.time() * 1000) // schema.DAY_MS) * schema.DAY_MS
+    pts = [{"class": "metric", "metric": "ab"[i % 2], "value": i, "timestamp": t0 + i, "tags": None}
+           for i in range(12000)]
+
+    async def go():
+        st = PostgresStore(url, pool_size=1)
+        await st.open()
+        try:
+            assert await st.store_batch("rig-1", "b1", pts) == 12000
+            return await st.raw("rig-1", [], t0, t0 + 20000), await st.raw("rig-1", ["b", "a", "b"], t0, t0 + 20000)
+        finally:
+            await st.aclose()
+    every, named = aio.run(go())
+    for series, truncated in (every, named):
+        assert truncated is True
+        assert series["a"]["timestamp_ms"] == [t0 + i for i in range(0, 10000, 2)]
+        assert series["b"]["timestamp_ms"] == [t0 + i for i in range(1, 10000, 2)]

@@ -263,7 +263,7 @@ def start_retention(args, path):
     if _store_url(args):
         from plexus.gateway.pg.retention import PgRetention
         return PgRetention(path, args.retention, args.retention_every).start()
-    from plexus.gateway.store import Retention
+    from plexus.gateway.sqlite.retention import Retention
     return Retention(path, args.retention, args.retention_every).start()
 
 

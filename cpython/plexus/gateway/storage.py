@@ -1,6 +1,6 @@
 """The gateway's store interface: every coroutine the gateway calls on its
-store, whatever the database underneath (SQLite in store.py, PostgreSQL in
-the pg package).
+store, whatever the database underneath (SQLite in the sqlite package,
+PostgreSQL in the pg package; what both share is in store.py).
 
 Rules every store keeps:
 - `store_batch` resolves only after the points are committed; an
@@ -107,8 +107,12 @@ class Store(abc.ABC):
         """Event points, oldest first (the newest `limit` when `newest`)."""
 
     @abc.abstractmethod
-    async def fleet_metric(self, metric, start, end):
-        """Per source: source_id, timestamp_ms, avg, min, max, count of one metric."""
+    async def fleet_metric(self, metric, start, end, bucket_ms, max_buckets):
+        """([per source: source_id and timestamp_ms, avg, min, max, count arrays], truncated)."""
+
+    @abc.abstractmethod
+    async def delete_source(self, source_id):
+        """Forget everything stored for one source; how many points went."""
 
     # -- commands -------------------------------------------------------------------
     @abc.abstractmethod
@@ -154,7 +158,7 @@ def open_store(location):
     if is_postgres_url(location):
         from plexus.gateway.pg.store import PostgresStore
         return PostgresStore(location)
-    from plexus.gateway.store import SqliteStore
+    from plexus.gateway.sqlite.store import SqliteStore
     return SqliteStore(location)
 
 

@@ -79,9 +79,8 @@ class PgBus(Bus):
                     log.warning("bus: catching up after the outage failed: %s", e)
 
     async def send(self, msg):
-        payloads = encode(msg)
         async with self.pool.acquire(timeout=5) as c:
-            await c.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p)", CHANNEL, payloads)
+            await notify(c, encode(msg))
 
     async def close(self):
         if self._task is not None:
@@ -91,3 +90,16 @@ class PgBus(Bus):
                 await asyncio.wait_for(self._conn.close(), 3)
             except (asyncio.TimeoutError, OSError, asyncpg.InterfaceError):
                 self._conn.terminate()
+
+
+async def notify(conn, payloads, held_by_other=None, me=None):
+    """NOTIFY inside the caller's transaction: delivered only if it commits.
+    With `held_by_other` (a source id), only when another replica's presence
+    row for that source is committed (read now, not from a replica's memory)."""
+    if not payloads:
+        return
+    if held_by_other is None:
+        await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p)", CHANNEL, payloads)
+    else:
+        await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p) WHERE EXISTS (SELECT 1 FROM "
+                           "presence WHERE source_id=$3 AND replica_id<>$4)", CHANNEL, payloads, held_by_other, me)

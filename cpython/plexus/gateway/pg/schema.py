@@ -54,6 +54,16 @@ CREATE TABLE presence (
     PRIMARY KEY (source_id, conn_id));
 CREATE INDEX presence_by_replica ON presence (replica_id);
 """),
+    (3, """
+-- Cheaper to keep up at ingest (the index is most of PostgreSQL's work per
+-- point): names compared byte by byte (the queries only ever ask equality of
+-- them), and the class out of the key (the index holds metrics only; events
+-- have their own).
+DROP INDEX points_by_metric;
+ALTER TABLE points ALTER COLUMN source_id TYPE TEXT COLLATE "C", ALTER COLUMN metric TYPE TEXT COLLATE "C";
+ALTER TABLE metric_names ALTER COLUMN source_id TYPE TEXT COLLATE "C", ALTER COLUMN metric TYPE TEXT COLLATE "C";
+CREATE INDEX points_metrics ON points (source_id, metric, ts) INCLUDE (num, id) WHERE class = 'metric';
+"""),
 ]
 
 DAY_MS = 86400000
