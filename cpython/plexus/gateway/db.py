@@ -12,6 +12,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import urllib.parse
 
 SCHEMA = """
@@ -105,9 +106,15 @@ def connect(path):
 class GroupWriter:
     """One thread owns the write connection. Jobs submitted while a commit is
     running are committed together; each job runs under its own savepoint, so
-    one failing job does not undo the others."""
+    one failing job does not undo the others.
 
-    MAX_GROUP = 256
+    Under sustained load a group is gathered for up to GATHER_S after the
+    previous commit began: each commit (one fsync, the loop woken once) then
+    covers many frames, which costs a frame much less CPU than a commit of
+    its own. A job arriving after a quiet spell is committed at once."""
+
+    MAX_GROUP = 1024
+    GATHER_S = 0.01
 
     def __init__(self, path):
         self._conn = connect(path)
@@ -133,11 +140,15 @@ class GroupWriter:
         self._conn.close()
 
     def _run(self):
+        began = 0.0
         while True:
             first = self._jobs.get()
             if first is None:
                 return
             group = [first]
+            wait = began + self.GATHER_S - time.monotonic()
+            if wait > 0:  # asleep, not waiting on the queue: a frame queued meanwhile wakes nobody
+                time.sleep(wait)
             while len(group) < self.MAX_GROUP:
                 try:
                     job = self._jobs.get_nowait()
@@ -147,6 +158,7 @@ class GroupWriter:
                     self._jobs.put(None)
                     break
                 group.append(job)
+            began = time.monotonic()
             self._commit(group)
 
     def _commit(self, group):

@@ -26,6 +26,7 @@ log = logging.getLogger("plexus.gateway")
 AUTH_TIMEOUT_S = limits.AUTH_TIMEOUT_MS / 1000.0
 PING_INTERVAL_S = limits.HEARTBEAT_MS / 1000.0
 MAX_BATCH_ID = 128
+ACK = '{"type":"telemetry_ack","seq":%d}'
 # A dead peer is found by a failed write or by TCP keepalive (15 s idle, then
 # 9 probes 15 s apart, as Go servers use), never by a missing pong.
 KEEPALIVE = (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 9))
@@ -57,8 +58,11 @@ class DeviceConn:
             self.transport.abort()
 
     async def send(self, frame):
+        await self.send_text(dumps(frame))
+
+    async def send_text(self, text):
         if not self.ws.closed:
-            await self.ws.send_str(dumps(frame))
+            await self.ws.send_str(text)
 
 
 async def _refuse(ws, message):
@@ -145,7 +149,7 @@ async def device_socket(request):
         await st.commands.device_connected(conn)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await _text(conn, st, *jsonread.decode(msg.data))
+                await _text(conn, st, msg.data)
             elif msg.type == WSMsgType.BINARY:
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
@@ -191,8 +195,9 @@ async def _send_results(conn, st):
                 st.hub.publish_points(conn.source_id, payload)
             if not (conn.acks and seq is not None):
                 continue
-            frame = {"type": "telemetry_ack", "seq": seq}
             st.counters.acks_sent += 1
+            await _quietly(conn.send_text(ACK % seq))  # seq is an int: the text dumps() would write
+            continue
         await _quietly(conn.send(frame))
 
 
@@ -210,9 +215,9 @@ def _error(code, detail, seq=None):
     return f
 
 
-async def _text(conn, st, text, valid_utf8=True):
+async def _text(conn, st, data):
     try:
-        f = jsonread.loads(text)
+        f, valid_utf8 = jsonread.read(data)
     except ValueError:
         await conn.send(_error("INVALID_JSON", "frame is not valid JSON"))
         return
