@@ -105,8 +105,9 @@ def connect(path):
 
 class GroupWriter:
     """One thread owns the write connection. Jobs submitted while a commit is
-    running are committed together; each job runs under its own savepoint, so
-    one failing job does not undo the others.
+    running are committed together. When one job of a group fails, the group
+    is run again with each job under a savepoint of its own, so one failing
+    job does not undo the others.
 
     Under sustained load a group is gathered for up to GATHER_S after the
     previous commit began: each commit (one fsync, the loop woken once) then
@@ -162,27 +163,42 @@ class GroupWriter:
             self._commit(group)
 
     def _commit(self, group):
-        conn = self._conn
-        results = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fut, fn, args in group:
-                conn.execute("SAVEPOINT job")
-                try:
-                    results.append((fut, True, fn(conn, *args)))
-                    conn.execute("RELEASE job")
-                except Exception as e:  # reported to that job's caller
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((fut, False, e))
-            conn.execute("COMMIT")
+            results = self._transaction(group, False)
+            if results is None:  # a job failed: again, each job under a savepoint of its own
+                results = self._transaction(group, True)
         except Exception as e:  # the commit itself failed: nobody's work is stored
             try:
-                conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
             results = [(fut, False, e) for fut, _, _ in group]
         _deliver(results)
+
+    def _transaction(self, group, savepoints):
+        """Run and commit the group's jobs; without savepoints (the usual case,
+        two statements a job cheaper) None as soon as one fails, rolled back."""
+        conn = self._conn
+        results = []
+        conn.execute("BEGIN IMMEDIATE")
+        for fut, fn, args in group:
+            if not savepoints:
+                try:
+                    results.append((fut, True, fn(conn, *args)))
+                except Exception:
+                    conn.execute("ROLLBACK")
+                    return None
+                continue
+            conn.execute("SAVEPOINT job")
+            try:
+                results.append((fut, True, fn(conn, *args)))
+                conn.execute("RELEASE job")
+            except Exception as e:  # reported to that job's caller
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                results.append((fut, False, e))
+        conn.execute("COMMIT")
+        return results
 
 
 def _deliver(results):

@@ -7,6 +7,7 @@ stored would release them at the client before they are safe.
 """
 
 import asyncio
+import collections
 import logging
 import socket
 
@@ -48,7 +49,7 @@ class DeviceConn:
         self.commands = auth.get("commands") if isinstance(auth.get("commands"), list) else []
         self.telemetry_bucket = limits_.telemetry_bucket()
         self.control_bucket = limits_.control_bucket()
-        self.out = asyncio.Queue()   # (seq, store future or None, points or error frame)
+        self.out = Outbox()          # (seq, store future or None, points or error frame)
         self.rate_limited = 0
         self.sender = None           # the task draining `out`
 
@@ -63,6 +64,49 @@ class DeviceConn:
     async def send_text(self, text):
         if not self.ws.closed:
             await self.ws.send_str(text)
+
+
+class Outbox:
+    """A connection's acks and errors in arrival order. get() hands out an
+    item only once its store write is done, so the sender task wakes once per
+    frame, not once to take it and again when it is stored."""
+
+    def __init__(self):
+        self._items = collections.deque()
+        self._waiter = None
+
+    def put_nowait(self, item):
+        """item: (seq, future or None, payload), or None for the end."""
+        self._items.append(item)
+        fut = None if item is None else item[1]
+        if fut is not None and not fut.done():
+            fut.add_done_callback(self._settled)
+        elif len(self._items) == 1:
+            self._wake()
+
+    def _settled(self, fut):
+        head = self._items[0] if self._items else None
+        if head is not None and head[1] is fut:
+            self._wake()
+
+    def _wake(self):
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _ready(self):
+        if not self._items:
+            return False
+        head = self._items[0]
+        return head is None or head[1] is None or head[1].done()
+
+    async def get(self):
+        while not self._ready():
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
 
 async def _refuse(ws, message):
