@@ -1,6 +1,6 @@
 """The gateway under a fleet's load: N device sockets, each sending one
 10-point frame a second with acks on, against a fresh local gateway
-(SQLite, synchronous=FULL, rate limits off).
+(SQLite, synchronous=FULL, or PostgreSQL with --store; rate limits off).
 
 Per step it prints the ack latency (p50/p99), the gateway's CPU (% of one
 core) and RSS, its CPU per frame, and the load generator's own CPU, so the
@@ -12,6 +12,7 @@ flight, as real clients do).
 
     .venv/bin/python tools/bench_fleet.py [--devices 100,500,1000,2000,5000] [--seconds 60]
         [--procs N] [--overload-devices 1000] [--overload-seconds 60] [--no-overload]
+        [--store postgresql --gateway-args "--workers 2"]
 
 Each generator process (asyncio + aiohttp) runs a share of the sockets.
 """
@@ -248,14 +249,17 @@ def main():
     ap.add_argument("--overload-devices", type=int, default=1000)
     ap.add_argument("--overload-seconds", type=float, default=None, help="default: --seconds")
     ap.add_argument("--no-overload", action="store_true")
-    ap.add_argument("--gateway-args", default="", help="more `plexus gateway` options, space-separated")
+    ap.add_argument("--gateway-args", default="", help="more `plexus gateway` options, space-separated "
+                    "(e.g. \"--workers 2\" with --store postgresql)")
+    ap.add_argument("--store", default="sqlite", choices=("sqlite", "postgresql"),
+                    help="postgresql: a server of the tests' own (tests/support/postgres.py), a fresh database")
     args = ap.parse_args()
     from support.gateway import Gateway
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, both ends
     with tempfile.TemporaryDirectory() as tmp:
-        gw = Gateway(tmp, rate_limits=False, args=args.gateway_args.split())
+        gw = Gateway(tmp, rate_limits=False, args=args.gateway_args.split(), store=args.store)
         gw.start()
         try:
             print("gateway pid %d, %d cores, load average %.1f at start (a shared machine skews every number)"

@@ -109,10 +109,11 @@ class GroupWriter:
     is run again with each job under a savepoint of its own, so one failing
     job does not undo the others.
 
-    Under sustained load a group is gathered for up to GATHER_S after the
-    previous commit began: each commit (one fsync, the loop woken once) then
-    covers many frames, which costs a frame much less CPU than a commit of
-    its own. A job arriving after a quiet spell is committed at once."""
+    Under a fleet's load (the previous group held several jobs) a group is
+    gathered for up to GATHER_S after the previous commit began: each commit
+    (one fsync, the loop woken once) then covers many frames, which costs a
+    frame much less CPU than a commit of its own. A job arriving after a quiet
+    spell, or from one client waiting for each ack, is committed at once."""
 
     MAX_GROUP = 1024
     GATHER_S = 0.01
@@ -141,14 +142,14 @@ class GroupWriter:
         self._conn.close()
 
     def _run(self):
-        began = 0.0
+        began, last_size = 0.0, 0
         while True:
             first = self._jobs.get()
             if first is None:
                 return
             group = [first]
             wait = began + self.GATHER_S - time.monotonic()
-            if wait > 0:  # asleep, not waiting on the queue: a frame queued meanwhile wakes nobody
+            if wait > 0 and last_size > 1:  # asleep, not waiting on the queue: a frame queued meanwhile wakes nobody
                 time.sleep(wait)
             while len(group) < self.MAX_GROUP:
                 try:
@@ -159,7 +160,7 @@ class GroupWriter:
                     self._jobs.put(None)
                     break
                 group.append(job)
-            began = time.monotonic()
+            began, last_size = time.monotonic(), len(group)
             self._commit(group)
 
     def _commit(self, group):

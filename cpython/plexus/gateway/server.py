@@ -1,6 +1,7 @@
 """Run a gateway in the foreground until SIGINT or SIGTERM."""
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -20,6 +21,19 @@ def tls_context(cert, key):
     return ctx
 
 
+# Each telemetry frame allocates a few dozen short-lived containers; at the
+# default threshold (700) the cyclic collector runs every few dozen frames and
+# now and then walks every object of every connection. Nearly all of those
+# objects die by reference counting, so collections can be rarer: the
+# collector still runs, memory stays bounded.
+GC_THRESHOLD = (20000, 50, 100)
+
+
+def _tune_gc():
+    gc.freeze()  # what exists at start (modules, the app) is never garbage: not walked again
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=None, profile=DEFAULT,
                 max_queued_points=None, reuse_port=False):
     app = make_app(db_path, rate_limits, profile, max_queued_points)
@@ -28,6 +42,7 @@ async def serve(host, port, db_path, rate_limits=None, ready=None, ssl_context=N
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port or None)
     await site.start()
+    _tune_gc()
     bound = site._server.sockets[0].getsockname()[1]
     url = "%s://%s:%d" % ("https" if ssl_context else "http", host, bound)
     print("listening on %s (database %s, profile %s)" % (url, redact_url(db_path), profile.name), file=sys.stderr,
