@@ -1,6 +1,6 @@
 """The gateway under a fleet's load: N device sockets, each sending one
 10-point frame a second with acks on, against a fresh local gateway
-(SQLite, synchronous=FULL, rate limits off).
+(SQLite, synchronous=FULL, or PostgreSQL with --store; rate limits off).
 
 Per step it prints the ack latency (p50/p99), the gateway's CPU (% of one
 core) and RSS, its CPU per frame, and the load generator's own CPU, so the
@@ -12,6 +12,7 @@ flight, as real clients do).
 
     .venv/bin/python tools/bench_fleet.py [--devices 100,500,1000,2000,5000] [--seconds 60]
         [--procs N] [--overload-devices 1000] [--overload-seconds 60] [--no-overload]
+        [--store postgresql --gateway-args "--workers 2"]
 
 Each generator process (asyncio + aiohttp) runs a share of the sockets.
 """
@@ -150,10 +151,37 @@ def worker_main(argv):
 
 # -- the driver ------------------------------------------------------------------------
 
-def _proc_cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
+def _proc_cpu_s(pid, path="/proc/%d/stat"):
+    with open(path % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _gateway_pids(pid):
+    """The gateway process, or with --workers its supervisor and every worker."""
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def _cpu_split(pids):
+    """(event loop threads' CPU s, other threads' CPU s) over the gateway's processes."""
+    loop = other = 0.0
+    for pid in pids:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                t = _proc_cpu_s(int(tid), "/proc/%d/task/%%d/stat" % pid)
+            except OSError:
+                continue
+            if int(tid) == pid:
+                loop += t
+            else:
+                other += t
+    return loop, other
 
 
 def _proc_rss_mb(pid):
@@ -186,13 +214,15 @@ def run_step(gw, devices, rate, seconds, procs, prefix):
         w.stdin.flush()
     for w in workers:
         assert w.stdout.readline().strip() == "measuring"
-    pid = gw.proc.pid
-    cpu0, t0 = _proc_cpu_s(pid), time.perf_counter()
-    rss = [_proc_rss_mb(pid)]
+    pids = _gateway_pids(gw.proc.pid)
+    (loop0, other0), t0 = _cpu_split(pids), time.perf_counter()
+    cpu0 = loop0 + other0
+    rss = [sum(_proc_rss_mb(p) for p in pids)]
     while time.perf_counter() - t0 < seconds:
         time.sleep(min(1.0, seconds / 10))   # sampling the gateway's RSS while the generators run
-        rss.append(_proc_rss_mb(pid))
-    cpu1, t1 = _proc_cpu_s(pid), time.perf_counter()
+        rss.append(sum(_proc_rss_mb(p) for p in pids))
+    (loop1, other1), t1 = _cpu_split(pids), time.perf_counter()
+    cpu1 = loop1 + other1
     results = [json.loads(w.stdout.readline()) for w in workers]
     for w in workers:
         w.wait(300)
@@ -203,6 +233,9 @@ def run_step(gw, devices, rate, seconds, procs, prefix):
             "p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "gw_cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
             "rss_first": rss[0], "rss_max": max(rss), "rss_last": rss[-1], "rss": rss,
             "cpu_per_frame_ms": 1000 * (cpu1 - cpu0) / acked if acked else float("nan"),
+            "loop_ms": 1000 * (loop1 - loop0) / acked if acked else float("nan"),
+            "writer_ms": 1000 * (other1 - other0) / acked if acked else float("nan"),
+            "load": os.getloadavg()[0],
             "gen_cpu": 100 * sum(r["cpu_s"] for r in results) / wall,
             "backlog_at_end": sum(r["backlog_at_end"] for r in results),
             "frames_total": sum(r["frames_total"] for r in results)}
@@ -216,28 +249,35 @@ def main():
     ap.add_argument("--overload-devices", type=int, default=1000)
     ap.add_argument("--overload-seconds", type=float, default=None, help="default: --seconds")
     ap.add_argument("--no-overload", action="store_true")
-    ap.add_argument("--gateway-args", default="", help="more `plexus gateway` options, space-separated")
+    ap.add_argument("--gateway-args", default="", help="more `plexus gateway` options, space-separated "
+                    "(e.g. \"--workers 2\" with --store postgresql)")
+    ap.add_argument("--store", default="sqlite", choices=("sqlite", "postgresql"),
+                    help="postgresql: a server of the tests' own (tests/support/postgres.py), a fresh database")
     args = ap.parse_args()
     from support.gateway import Gateway
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, both ends
     with tempfile.TemporaryDirectory() as tmp:
-        gw = Gateway(tmp, rate_limits=False, args=args.gateway_args.split())
+        gw = Gateway(tmp, rate_limits=False, args=args.gateway_args.split(), store=args.store)
         gw.start()
         try:
             print("gateway pid %d, %d cores, load average %.1f at start (a shared machine skews every number)"
                   % (gw.proc.pid, os.cpu_count(), os.getloadavg()[0]))
-            print("%7s %9s %9s %9s %8s %8s %10s %8s" % ("devices", "frames/s", "ack p50", "ack p99", "gw CPU",
-                                                       "gw RSS", "CPU/frame", "gen CPU"))
+            print("CPU/frame = loop (event loop threads) + writer (store and other threads); load = the machine's "
+                  "1-minute load average at the end of the step")
+            print("%7s %9s %9s %9s %8s %8s %10s %15s %8s %5s" % (
+                "devices", "frames/s", "ack p50", "ack p99", "gw CPU", "gw RSS", "CPU/frame", "loop + writer",
+                "gen CPU", "load"))
             last = None
-            for n in [int(x) for x in args.devices.split(",")]:
+            for i, n in enumerate(int(x) for x in args.devices.split(",")):
                 procs = args.procs or max(1, -(-n // 1500))
-                r = run_step(gw, n, 1.0, args.seconds, procs, "step%d" % n)
+                # sources of their own per step: a repeated batch id would be acknowledged without a write
+                r = run_step(gw, n, 1.0, args.seconds, procs, "step%d-%d" % (i, n))
                 last = r
-                print("%7d %9.0f %7.1fms %7.1fms %7.0f%% %6.0fMB %8.3fms %7.0f%%" % (
+                print("%7d %9.0f %7.1fms %7.1fms %7.0f%% %6.0fMB %8.3fms %6.3f + %.3f %7.0f%% %5.1f" % (
                     n, r["acked_per_s"], r["p50"], r["p99"], r["gw_cpu"], r["rss_max"], r["cpu_per_frame_ms"],
-                    r["gen_cpu"]), flush=True)
+                    r["loop_ms"], r["writer_ms"], r["gen_cpu"], r["load"]), flush=True)
             if last and not args.no_overload:
                 capacity = 1000.0 / last["cpu_per_frame_ms"]      # frames/s one core allows
                 nd = args.overload_devices

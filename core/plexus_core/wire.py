@@ -72,11 +72,17 @@ def check_wire_point(p, rescale_seconds=True):
 
 
 def _plain_metric(p):
-    """The bulk of traffic, checked in a few comparisons: exactly class, metric,
-    value and timestamp, a float or int value, an int ms timestamp and a
-    short name (64 characters are at most 256 UTF-8 bytes). None: take the
-    full path, which decides everything else (and every error)."""
-    if len(p) != 4 or p.get("class") != METRIC:
+    """The bulk of traffic, checked in a few comparisons: exactly metric,
+    value and timestamp (and class "metric", or no class: a number makes it
+    a metric), a float or int value, an int ms timestamp and a short name
+    (64 characters are at most 256 UTF-8 bytes). None: take the full path,
+    which decides everything else (and every error). tests/core/test_wire.py
+    checks that both paths give the same answers."""
+    n = len(p)
+    if n == 4:
+        if p.get("class") != METRIC:
+            return None
+    elif n != 3 or "class" in p:
         return None
     metric, value, ts = p.get("metric"), p.get("value"), p.get("timestamp")
     if type(metric) is not str or not 0 < len(metric) <= 64 or type(ts) is not int:

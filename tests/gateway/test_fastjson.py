@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from plexus.gateway import fastjson
+from plexus.gateway import fastjson, jsonread
 
 SAME = [
     '{"type":"telemetry","seq":7,"points":[{"metric":"m","value":21.5,"timestamp":1760000000000}]}',
@@ -36,3 +36,25 @@ def test_what_only_the_standard_library_accepts_is_still_accepted():
 def test_bad_json_raises_value_error(bad):
     with pytest.raises(ValueError):
         fastjson.loads(bad)
+
+
+READ = [s.encode() for s in SAME] + [
+    b'{"type":"telemetry","m":"caf\xe9"}',             # not UTF-8: U+FFFD, and flagged
+    b'{"s":"\xed\xa0\x80"}',                           # an encoded surrogate is not UTF-8 either
+    '{"s": "h\\ud83d\\ude00 \\udc00"}'.encode(),       # a pair, then a lone escape
+    b'{"n": 123456789012345678901234567890}', b"[NaN]", b"\xef\xbb\xbf{}", b"{",
+]
+
+
+@pytest.mark.parametrize("data", READ)
+def test_read_gives_what_decode_then_loads_give(data):
+    """The device socket's one-step read of a frame's bytes answers as decoding them first does."""
+    text, valid = jsonread.decode(data)
+    try:
+        want = (jsonread.loads(text), valid)
+    except ValueError:
+        with pytest.raises(ValueError):
+            jsonread.read(data)
+        return
+    got = jsonread.read(data)
+    assert repr(got) == repr(want)

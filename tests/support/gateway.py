@@ -91,6 +91,8 @@ class Gateway:
         if self.profile:
             cmd += ["--profile", self.profile]
         cmd += self.args
+        if "--workers" not in self.args:
+            cmd += ["--workers", "1"]  # one process (PostgreSQL's default is one per core)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

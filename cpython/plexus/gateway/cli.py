@@ -119,9 +119,9 @@ def configure(p):
     p.add_argument("--max-queued-points", type=int, default=None, metavar="N",
                    help="points waiting for the store before device sockets are paused and /ingest answers "
                         "503 (default 50000)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="worker processes sharing the port (default 1; more need a coordination bus shared "
-                        "by the workers, which the SQLite gateway does not have)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes sharing the port (default: one per core with --store, which "
+                        "coordinates them; 1 on the SQLite file, which cannot)")
     p.set_defaults(func=run_gateway)
     sub = p.add_subparsers(dest="gateway_command", metavar="{keys,migrate}")
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -200,11 +200,16 @@ def run_gateway(args):
     if args.max_queued_points is not None and args.max_queued_points < 1:
         print("error: --max-queued-points must be at least 1", file=sys.stderr)
         return 2
+    from plexus.gateway import workers
+    on_postgres = bool(_store_url(args))
+    if args.workers is None:
+        args.workers = 1 if os.environ.get(workers.WORKER_ENV) == "1" else workers.default_workers(on_postgres)
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
-    from plexus.gateway import workers
-    refused = workers.workers_refused(args.workers)
+    if os.environ.get(workers.WORKER_ENV) == "1" and not workers.follow_supervisor():
+        return 1  # the supervisor that started this worker is gone
+    refused = workers.workers_refused(args.workers, on_postgres)
     if refused:
         print("error: " + refused, file=sys.stderr)
         return 2
@@ -227,7 +232,12 @@ def run_gateway(args):
             source_min_interval=1.0 / args.source_rate if profile.silent_source_limit and args.source_rate > 0
             else None)
         if args.workers > 1:
-            return workers.supervise(args.workers, args.host, args.port, workers.worker_argv(args))
+            problem = on_postgres and workers.store_problem(path)
+            if problem:
+                print("error: %s" % problem, file=sys.stderr)
+                return 1
+            return workers.supervise(args.workers, args.host, args.port, workers.worker_argv(args),
+                                     _store_url(args))
         return server.run(args.host, args.port, path, limits, ctx, profile, args.max_queued_points,
                           reuse_port=os.environ.get(workers.WORKER_ENV) == "1")
     except OSError as e:

@@ -12,6 +12,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import urllib.parse
 
 SCHEMA = """
@@ -104,10 +105,18 @@ def connect(path):
 
 class GroupWriter:
     """One thread owns the write connection. Jobs submitted while a commit is
-    running are committed together; each job runs under its own savepoint, so
-    one failing job does not undo the others."""
+    running are committed together. When one job of a group fails, the group
+    is run again with each job under a savepoint of its own, so one failing
+    job does not undo the others.
 
-    MAX_GROUP = 256
+    Under a fleet's load (the previous group held several jobs) a group is
+    gathered for up to GATHER_S after the previous commit began: each commit
+    (one fsync, the loop woken once) then covers many frames, which costs a
+    frame much less CPU than a commit of its own. A job arriving after a quiet
+    spell, or from one client waiting for each ack, is committed at once."""
+
+    MAX_GROUP = 1024
+    GATHER_S = 0.01
 
     def __init__(self, path):
         self._conn = connect(path)
@@ -133,11 +142,15 @@ class GroupWriter:
         self._conn.close()
 
     def _run(self):
+        began, last_size = 0.0, 0
         while True:
             first = self._jobs.get()
             if first is None:
                 return
             group = [first]
+            wait = began + self.GATHER_S - time.monotonic()
+            if wait > 0 and last_size > 1:  # asleep, not waiting on the queue: a frame queued meanwhile wakes nobody
+                time.sleep(wait)
             while len(group) < self.MAX_GROUP:
                 try:
                     job = self._jobs.get_nowait()
@@ -147,30 +160,46 @@ class GroupWriter:
                     self._jobs.put(None)
                     break
                 group.append(job)
+            began, last_size = time.monotonic(), len(group)
             self._commit(group)
 
     def _commit(self, group):
-        conn = self._conn
-        results = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fut, fn, args in group:
-                conn.execute("SAVEPOINT job")
-                try:
-                    results.append((fut, True, fn(conn, *args)))
-                    conn.execute("RELEASE job")
-                except Exception as e:  # reported to that job's caller
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((fut, False, e))
-            conn.execute("COMMIT")
+            results = self._transaction(group, False)
+            if results is None:  # a job failed: again, each job under a savepoint of its own
+                results = self._transaction(group, True)
         except Exception as e:  # the commit itself failed: nobody's work is stored
             try:
-                conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
             results = [(fut, False, e) for fut, _, _ in group]
         _deliver(results)
+
+    def _transaction(self, group, savepoints):
+        """Run and commit the group's jobs; without savepoints (the usual case,
+        two statements a job cheaper) None as soon as one fails, rolled back."""
+        conn = self._conn
+        results = []
+        conn.execute("BEGIN IMMEDIATE")
+        for fut, fn, args in group:
+            if not savepoints:
+                try:
+                    results.append((fut, True, fn(conn, *args)))
+                except Exception:
+                    conn.execute("ROLLBACK")
+                    return None
+                continue
+            conn.execute("SAVEPOINT job")
+            try:
+                results.append((fut, True, fn(conn, *args)))
+                conn.execute("RELEASE job")
+            except Exception as e:  # reported to that job's caller
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                results.append((fut, False, e))
+        conn.execute("COMMIT")
+        return results
 
 
 def _deliver(results):

@@ -7,6 +7,7 @@ stored would release them at the client before they are safe.
 """
 
 import asyncio
+import collections
 import logging
 import socket
 
@@ -26,6 +27,7 @@ log = logging.getLogger("plexus.gateway")
 AUTH_TIMEOUT_S = limits.AUTH_TIMEOUT_MS / 1000.0
 PING_INTERVAL_S = limits.HEARTBEAT_MS / 1000.0
 MAX_BATCH_ID = 128
+ACK = '{"type":"telemetry_ack","seq":%d}'
 # A dead peer is found by a failed write or by TCP keepalive (15 s idle, then
 # 9 probes 15 s apart, as Go servers use), never by a missing pong.
 KEEPALIVE = (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 9))
@@ -47,7 +49,7 @@ class DeviceConn:
         self.commands = auth.get("commands") if isinstance(auth.get("commands"), list) else []
         self.telemetry_bucket = limits_.telemetry_bucket()
         self.control_bucket = limits_.control_bucket()
-        self.out = asyncio.Queue()   # (seq, store future or None, points or error frame)
+        self.out = Outbox()          # (seq, store future or None, points or error frame)
         self.rate_limited = 0
         self.sender = None           # the task draining `out`
 
@@ -57,8 +59,54 @@ class DeviceConn:
             self.transport.abort()
 
     async def send(self, frame):
+        await self.send_text(dumps(frame))
+
+    async def send_text(self, text):
         if not self.ws.closed:
-            await self.ws.send_str(dumps(frame))
+            await self.ws.send_str(text)
+
+
+class Outbox:
+    """A connection's acks and errors in arrival order. get() hands out an
+    item only once its store write is done, so the sender task wakes once per
+    frame, not once to take it and again when it is stored."""
+
+    def __init__(self):
+        self._items = collections.deque()
+        self._waiter = None
+
+    def put_nowait(self, item):
+        """item: (seq, future or None, payload), or None for the end."""
+        self._items.append(item)
+        fut = None if item is None else item[1]
+        if fut is not None and not fut.done():
+            fut.add_done_callback(self._settled)
+        elif len(self._items) == 1:
+            self._wake()
+
+    def _settled(self, fut):
+        head = self._items[0] if self._items else None
+        if head is not None and head[1] is fut:
+            self._wake()
+
+    def _wake(self):
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _ready(self):
+        if not self._items:
+            return False
+        head = self._items[0]
+        return head is None or head[1] is None or head[1].done()
+
+    async def get(self):
+        while not self._ready():
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
 
 async def _refuse(ws, message):
@@ -145,7 +193,7 @@ async def device_socket(request):
         await st.commands.device_connected(conn)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await _text(conn, st, *jsonread.decode(msg.data))
+                await _text(conn, st, msg.data)
             elif msg.type == WSMsgType.BINARY:
                 _binary(conn, st, msg.data)
             elif msg.type == WSMsgType.ERROR:
@@ -191,8 +239,9 @@ async def _send_results(conn, st):
                 st.hub.publish_points(conn.source_id, payload)
             if not (conn.acks and seq is not None):
                 continue
-            frame = {"type": "telemetry_ack", "seq": seq}
             st.counters.acks_sent += 1
+            await _quietly(conn.send_text(ACK % seq))  # seq is an int: the text dumps() would write
+            continue
         await _quietly(conn.send(frame))
 
 
@@ -210,9 +259,9 @@ def _error(code, detail, seq=None):
     return f
 
 
-async def _text(conn, st, text, valid_utf8=True):
+async def _text(conn, st, data):
     try:
-        f = jsonread.loads(text)
+        f, valid_utf8 = jsonread.read(data)
     except ValueError:
         await conn.send(_error("INVALID_JSON", "frame is not valid JSON"))
         return

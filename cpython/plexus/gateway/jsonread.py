@@ -7,6 +7,7 @@ import re
 from plexus.gateway import fastjson
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def decode(data):
@@ -15,6 +16,18 @@ def decode(data):
         return data.decode(), True
     except UnicodeDecodeError:
         return data.decode("utf-8", "replace"), False
+
+
+def read(data):
+    """Bytes -> (loads(text), whether they were valid UTF-8), as decode() then
+    loads() give them; valid UTF-8 without surrogate escapes (nearly every
+    frame) is parsed as it is, without decoding it to text first."""
+    if not _SURROGATE_ESCAPE_BYTES.search(data):
+        value = fastjson.quick(data)
+        if value is not fastjson.MISS:
+            return value, True
+    text, valid = decode(data)
+    return loads(text), valid
 
 
 def loads(text):

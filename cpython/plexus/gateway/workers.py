@@ -8,10 +8,12 @@ the workers, restarts one that dies, and passes SIGINT/SIGTERM on so each
 worker says goodbye to its devices.
 
 What crosses connections (a command for a device on another worker, live
-viewers, presence, per-source rate limits) needs one coordination bus
-shared by the workers, the same one that replicas of the gateway use. Until
-the chosen store provides it, more than one worker is refused
-(`workers_refused`): with SQLite the default is one worker.
+viewers, presence, the newest socket of a source winning) goes through the
+coordination that replicas of the gateway use (cluster.py on the store's
+bus): each worker is one replica. PostgreSQL has that bus (LISTEN/NOTIFY),
+so there the default is one worker per core. The SQLite gateway has none:
+more than one worker is refused there (`workers_refused`), and the default
+is one. Per-source rate limits are kept per worker, as per replica.
 """
 
 import os
@@ -23,16 +25,58 @@ import time
 
 RESTART_DELAY_S = 1.0
 WORKER_ENV = "PLEXUS_GATEWAY_WORKER"  # set for the workers: listen with SO_REUSEPORT
+STORE_ENV = "PLEXUS_GATEWAY_STORE"    # the PostgreSQL URL, as `plexus gateway` reads it
+SUPERVISOR_ENV = "PLEXUS_GATEWAY_SUPERVISOR"  # the supervisor's pid, for its workers
 
 
-def workers_refused(n):
+def follow_supervisor():
+    """In a worker: end with the supervisor, even when it is SIGKILLed (Linux;
+    elsewhere a worker outlives a killed supervisor). False: it is gone already."""
+    parent = os.environ.get(SUPERVISOR_ENV)
+    if not parent:
+        return True
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    return os.getppid() == int(parent)
+
+
+def default_workers(on_postgres):
+    """One per core where the store coordinates workers (PostgreSQL), else one."""
+    return max(1, os.cpu_count() or 1) if on_postgres else 1
+
+
+def workers_refused(n, on_postgres=False):
     """Why `n` workers cannot run with this gateway's store, or None."""
-    if n <= 1:
+    if n <= 1 or on_postgres:
         return None
     return ("--workers %d: worker processes would each keep their own devices, live viewers and rate "
             "limits, so a command or a live view could miss a device connected to another worker. That "
             "needs a coordination bus shared by the workers, which the SQLite gateway does not have; "
-            "run with --workers 1 (the default)" % n)
+            "run with --workers 1 (the default), or keep the data in PostgreSQL (--store), whose "
+            "workers coordinate as replicas do" % n)
+
+
+def store_problem(url):
+    """Before workers start on PostgreSQL: open the store once (its schema
+    brought up to date), so an unreachable server is one clear error, not
+    workers restarted forever. The error text, or None."""
+    import asyncio
+
+    from plexus.gateway.pg.store import PostgresStore
+    from plexus.gateway.storage import StoreUnavailable
+
+    async def check():
+        st = PostgresStore(url, pool_size=1)
+        await st.open()
+        await st.aclose()
+    try:
+        asyncio.run(check())
+    except StoreUnavailable as e:
+        return str(e)
+    return None
 
 
 def hold_port(host, port):
@@ -47,12 +91,16 @@ def hold_port(host, port):
     return s
 
 
-def supervise(n, host, port, worker_argv):
-    """Run `n` workers (`python -m plexus.gateway <worker_argv> --port P`) until a signal."""
+def supervise(n, host, port, worker_argv, store_url=None):
+    """Run `n` workers (`python -m plexus.gateway <worker_argv> --port P`) until a signal.
+    A PostgreSQL `store_url` reaches the workers in their environment, never
+    on a command line that every user of the machine can read."""
     holder = hold_port(host, port)
     port = holder.getsockname()[1]
     cmd = [sys.executable, "-m", "plexus.gateway"] + list(worker_argv) + ["--port", str(port)]
-    env = dict(os.environ, **{WORKER_ENV: "1"})
+    env = dict(os.environ, **{WORKER_ENV: "1", SUPERVISOR_ENV: str(os.getpid())})
+    if store_url:
+        env[STORE_ENV] = store_url
     stopping = []
 
     def stop(sig, frame):
@@ -89,7 +137,7 @@ def supervise(n, host, port, worker_argv):
 
 def worker_argv(args):
     """One worker's `python -m plexus.gateway` options, from the parent's parsed options."""
-    out = ["--host", args.host, "--db", os.path.expanduser(args.db),
+    out = ["--host", args.host, "--db", os.path.expanduser(args.db), "--profile", args.profile,
            "--source-rate", repr(args.source_rate), "--source-burst", repr(args.source_burst)]
     if args.tls_cert:
         out += ["--tls-cert", args.tls_cert, "--tls-key", args.tls_key]
