@@ -283,3 +283,18 @@ def encode_point(p):
                 q = _names[m] = json.dumps(m)
             return _METRIC_TEMPLATE % (q, v, t)
     return json.dumps(p, separators=(",", ":"))
+
+
+def encode_readings(points, timestamp, tags, now_ms):
+    """send_batch's readings, [(metric, value)] or [(metric, value, timestamp)],
+    encoded; all are checked first, so one bad reading raises and none is kept.
+    `timestamp` (default: now, once) applies to the 2-tuples."""
+    shared = point_timestamp(timestamp, now_ms)
+    enc = []
+    for i, item in enumerate(points):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError("send_batch item %d must be (metric, value) or "
+                             "(metric, value, timestamp), got %r" % (i, item))
+        ts = item[2] if len(item) == 3 and item[2] is not None else shared
+        enc.append(encode_point(make_point(item[0], item[1], ts, tags, None, now_ms)))
+    return enc

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from plexus_core.clock import Clock, epoch_shift_ms
 from plexus_core.errors import PlexusError
-from plexus_core.points import EVENT, METRIC, encode_point, make_point, point_timestamp
+from plexus_core.points import EVENT, METRIC, encode_point, encode_readings, make_point
 from plexus.alerts import Alerts
 from plexus.config import RetryConfig, Settings, buffer_path_for, legacy_buffer_path
 from plexus.intake import DEFAULT_LINGER_MS, Intake
@@ -237,15 +237,7 @@ class Plexus:
 
         All are checked first: one bad reading raises ValueError and none is
         queued. `timestamp` (default: now, once) applies to 2-tuples."""
-        now = self._now_ms
-        shared = point_timestamp(timestamp, now)
-        encoded = []
-        for i, item in enumerate(points):
-            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise ValueError("send_batch item %d must be (metric, value) or "
-                                 "(metric, value, timestamp), got %r" % (i, item))
-            ts = item[2] if len(item) == 3 and item[2] is not None else shared
-            encoded.append(encode_point(make_point(item[0], item[1], ts, tags, None, now)))
+        encoded = encode_readings(points, timestamp, tags, self._now_ms)
         if self._alerts.pending:
             self._alerts.raise_pending()
         if self._closed:
