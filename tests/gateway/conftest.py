@@ -17,3 +17,15 @@ def store_kind(request, monkeypatch):
         request.getfixturevalue("postgres")
     monkeypatch.setattr(support_gateway, "STORE", request.param)
     return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.store("sqlite")`: a test about one store runs on that one only."""
+    keep, drop = [], []
+    for item in items:
+        mark = item.get_closest_marker("store")
+        kind = getattr(item, "callspec", None) and item.callspec.params.get("store_kind")
+        (drop if mark and kind and kind != mark.args[0] else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -9,9 +9,8 @@ import pytest
 from plexus.gateway import db
 
 
+@pytest.mark.store("sqlite")
 def test_one_failing_job_in_a_group_does_not_undo_the_others(tmp_path, store_kind):
-    if store_kind != "sqlite":
-        pytest.skip("the SQLite writer")
     w = db.GroupWriter(str(tmp_path / "g.db"))
     try:
         gate = threading.Event()

@@ -19,9 +19,8 @@ from support.gateway import Gateway
 from support.raw import device, next_of, point, recv, wait_for
 
 
+@pytest.mark.store("sqlite")
 def test_more_than_one_worker_is_refused_with_sqlite(tmp_path, store_kind):
-    if store_kind != "sqlite":
-        pytest.skip("about the SQLite store only")
     r = subprocess.run([sys.executable, "-m", "plexus.gateway", "--workers", "2", "--port", "0",
                         "--db", str(tmp_path / "g.db")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
@@ -30,9 +29,8 @@ def test_more_than_one_worker_is_refused_with_sqlite(tmp_path, store_kind):
     assert not os.path.exists(tmp_path / "g.db")  # refused before anything was opened
 
 
+@pytest.mark.store("postgresql")
 def test_workers_refuse_an_unreachable_postgresql_once(tmp_path, store_kind):
-    if store_kind != "postgresql":
-        pytest.skip("about PostgreSQL workers")
     s = __import__("socket").socket()
     s.bind(("127.0.0.1", 0))
     url = "postgresql://plexus:hunter2@127.0.0.1:%d/fleet" % s.getsockname()[1]
@@ -54,9 +52,8 @@ def _socket_fds(pid):
     return n
 
 
+@pytest.mark.store("sqlite")
 def test_workers_share_one_port_and_are_supervised(tmp_path, store_kind):
-    if store_kind != "sqlite":
-        pytest.skip("the supervisor on one SQLite file")
     gw = Gateway(tmp_path / "gateway", rate_limits=False, store="sqlite")   # for its key and database helpers
     log = open(tmp_path / "supervisor.log", "wb")
     script = ("import sys; from plexus.gateway import workers; sys.exit(workers.supervise(2, '127.0.0.1', 0, "
@@ -153,12 +150,11 @@ def _post_on(gw, pid, pids, path, body):
 MANIFEST = [{"name": "blink", "params": {}, "idempotent": False, "expires_in_s": 120}]
 
 
+@pytest.mark.store("postgresql")
 def test_workers_on_postgresql_coordinate_as_replicas(tmp_path, store_kind):
     """Two workers on one PostgreSQL database: telemetry through both is stored, a
     command sent through one reaches a device held by the other, and a source
     reconnecting through the other worker closes its older socket."""
-    if store_kind != "postgresql":
-        pytest.skip("workers coordinate through PostgreSQL")
     gw = Gateway(tmp_path / "gateway", rate_limits=False)
     log = open(tmp_path / "supervisor.log", "wb")
     sup = subprocess.Popen([sys.executable, "-m", "plexus.gateway", "--host", "127.0.0.1", "--port", "0",
