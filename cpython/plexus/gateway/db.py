@@ -12,7 +12,6 @@ import os
 import queue
 import sqlite3
 import threading
-import time
 import urllib.parse
 
 SCHEMA = """
@@ -109,14 +108,11 @@ class GroupWriter:
     is run again with each job under a savepoint of its own, so one failing
     job does not undo the others.
 
-    Under a fleet's load (the previous group held several jobs) a group is
-    gathered for up to GATHER_S after the previous commit began: each commit
-    (one fsync, the loop woken once) then covers many frames, which costs a
-    frame much less CPU than a commit of its own. A job arriving after a quiet
-    spell, or from one client waiting for each ack, is committed at once."""
+    A group is never held back to gather more: a client that waits for each
+    answer (plexus-python 0.16 does) would wait for every hold, and under a
+    fleet's load jobs queue up during each commit anyway."""
 
     MAX_GROUP = 1024
-    GATHER_S = 0.01
 
     def __init__(self, path):
         self._conn = connect(path)
@@ -142,15 +138,11 @@ class GroupWriter:
         self._conn.close()
 
     def _run(self):
-        began, last_size = 0.0, 0
         while True:
             first = self._jobs.get()
             if first is None:
                 return
             group = [first]
-            wait = began + self.GATHER_S - time.monotonic()
-            if wait > 0 and last_size > 1:  # asleep, not waiting on the queue: a frame queued meanwhile wakes nobody
-                time.sleep(wait)
             while len(group) < self.MAX_GROUP:
                 try:
                     job = self._jobs.get_nowait()
@@ -160,7 +152,6 @@ class GroupWriter:
                     self._jobs.put(None)
                     break
                 group.append(job)
-            began, last_size = time.monotonic(), len(group)
             self._commit(group)
 
     def _commit(self, group):
