@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.join(HERE, "core"))  # the `check` helpers
 sys.path.insert(0, HERE)  # tests.support as `support`
 sys.path.append(os.path.join(ROOT, "core"))  # plexus_board (board-only: not in the wheel), for board tests on CPython
 
-from support.gateway import gateway, hosted_gateway  # noqa: E402,F401  (gateway fixtures, for every test directory)
+from support.gateway import any_gateway, gateway, hosted_gateway  # noqa: E402,F401  (gateway fixtures, for every test directory)
 from support import mpy, peers  # noqa: E402  (a module using these runs MicroPython / the package index)
 from support.postgres import postgres  # noqa: E402,F401  (a PostgreSQL server for the session, on first use)
 from support.balancer import haproxy_bin  # noqa: E402,F401  (skips when HAProxy is not installed)

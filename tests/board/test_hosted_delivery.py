@@ -6,31 +6,12 @@ on either; nothing doubled where the gateway dedups."""
 
 import signal
 import time
-from collections import Counter
 
 import pytest
 
-from support.gateway import Gateway
+from support.gateway import check_delivered
 from support.waiting import wait_for
 from test_gateway import Device, run
-
-HOSTED = "hosted-2026-08"
-
-
-@pytest.fixture(params=[None, HOSTED], ids=["default", "hosted"])
-def any_gateway(request, tmp_path):
-    gw = Gateway(tmp_path / "gateway", profile=request.param)
-    gw.start()
-    yield gw
-    gw.stop()
-
-
-def check_delivered(gw, source, n):
-    got = Counter(p["value"] for p in gw.points(source) if p["metric"] == "seq")
-    missing = [i for i in range(n) if got[i] == 0]
-    assert not missing, "lost %d of %d readings, e.g. %s" % (len(missing), n, missing[:10])
-    if gw.profile != HOSTED:  # a gateway without batch dedup may store a resent batch twice
-        assert max(got.values()) == 1, "stored twice: %s" % [v for v, c in got.items() if c > 1][:10]
 
 
 def test_a_5000_reading_backlog_over_the_websocket_arrives_whole(any_gateway, tmp_path):

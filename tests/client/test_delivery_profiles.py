@@ -7,32 +7,12 @@ then SIGKILL, then a restart."""
 import signal
 import threading
 import time
-from collections import Counter
 
 import pytest
 
 from plexus import Plexus
-from support.gateway import Gateway
-from util import values, wait_for
-
-HOSTED = "hosted-2026-08"
-
-
-@pytest.fixture(params=[None, HOSTED], ids=["default", "hosted"])
-def any_gateway(request, tmp_path):
-    gw = Gateway(tmp_path / "gateway", profile=request.param)
-    gw.start()
-    yield gw
-    gw.stop()
-
-
-def check_delivered(gw, source, n):
-    got = Counter(values(gw.points(source), "seq"))
-    missing = [i for i in range(n) if got[i] == 0]
-    assert not missing, "lost %d of %d readings, e.g. %s" % (len(missing), n, missing[:10])
-    if gw.profile != HOSTED:  # a gateway without batch dedup may store a resent batch twice
-        doubled = [v for v, c in got.items() if c > 1]
-        assert not doubled, "stored twice: %s" % doubled[:10]
+from support.gateway import HOSTED, check_delivered
+from util import wait_for
 
 
 def client(gw, source, transport):

@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -183,9 +184,34 @@ def gateway(tmp_path):
     gw.stop()
 
 
+HOSTED = "hosted-2026-08"  # the hosted gateway's snapshot (gateway/profile.py)
+
+
 @pytest.fixture
 def hosted_gateway(tmp_path):
-    gw = Gateway(tmp_path / "hosted-gateway", profile="hosted-2026-08")
+    gw = Gateway(tmp_path / "hosted-gateway", profile=HOSTED)
     gw.start()
     yield gw
     gw.stop()
+
+
+@pytest.fixture(params=[None, HOSTED], ids=["default", "hosted"])
+def any_gateway(request, tmp_path):
+    """The test once against our gateway and once against the hosted profile."""
+    gw = Gateway(tmp_path / "gateway", profile=request.param)
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+def check_delivered(gw, source, n, metric="seq"):
+    """Readings 0..n-1 of `metric` all stored; once, where the gateway dedups
+    by batch id (the hosted profile does not: a resent batch may be doubled).
+    Returns how often each value is stored."""
+    got = Counter(p["value"] for p in gw.points(source) if p["metric"] == metric)
+    missing = [i for i in range(n) if got[i] == 0]
+    assert not missing, "lost %d of %d readings, e.g. %s" % (len(missing), n, missing[:10])
+    if gw.profile != HOSTED:
+        doubled = [v for v, c in got.items() if c > 1]
+        assert not doubled, "stored twice: %s" % doubled[:10]
+    return got
