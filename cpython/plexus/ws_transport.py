@@ -15,6 +15,8 @@ import struct
 
 import websocket
 
+from plexus import switching
+
 TEXT = "text"
 CLOSE = "close"
 
@@ -51,8 +53,9 @@ class WsConnection:
         if not url.endswith("/ws/device"):
             url += "/ws/device"
         self.timeout = timeout
-        self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True,
-                                               suppress_origin=True)
+        with switching.briefly(switching.HANDSHAKE_S):  # its byte-at-a-time reads (plexus/switching.py)
+            self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True,
+                                                   suppress_origin=True)
 
     def send_text(self, text):
         self._ws.send_frame(_Frame(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 1, text.encode()))

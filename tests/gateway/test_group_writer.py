@@ -38,3 +38,19 @@ def test_one_failing_job_in_a_group_does_not_undo_the_others(tmp_path, store_kin
     conn = sqlite3.connect(str(tmp_path / "g.db"))
     assert sorted(r[0] for r in conn.execute("SELECT source_id FROM sources")) == ["a", "b"]
     conn.close()
+
+
+@pytest.mark.store("sqlite")
+@pytest.mark.parametrize("n", [1, 2, 127, 128, 129, 255, 1000])
+def test_multi_row_inserts_store_every_point_once_in_order(tmp_path, store_kind, n):
+    from plexus.gateway.sqlite import points
+
+    conn = db.connect(str(tmp_path / "p.db"))
+    pts = [{"class": "metric", "metric": "m%d" % (i % 3), "value": i, "timestamp": 1760000000000 + i}
+           for i in range(n)]
+    conn.execute("BEGIN")
+    assert points.insert_batch(conn, "rig", "b1", pts, 1760000001000) == n
+    conn.execute("COMMIT")
+    rows = conn.execute("SELECT metric, ts, num, value FROM points ORDER BY id").fetchall()
+    assert rows == [("m%d" % (i % 3), 1760000000000 + i, float(i), str(i)) for i in range(n)]
+    conn.close()
