@@ -89,12 +89,16 @@ def check(path, may_create=True, make_dir=False):
                               "with another file name" % (path, ", ".join(sorted(tables)[:5])))
 
 
+STATEMENT_CACHE = 512  # prepared statements a connection keeps (gateway/sqlite/points.py makes up to 256)
+
+
 def connect(path):
     """A connection with the gateway's settings; creates the schema."""
     if path != ":memory:":
         d = os.path.dirname(os.path.abspath(path))
         os.makedirs(d, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False,
+                           cached_statements=STATEMENT_CACHE)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
