@@ -184,6 +184,23 @@ def _cpu_split(pids):
     return loop, other
 
 
+def _db_cpu_s(store):
+    """CPU seconds of the PostgreSQL server so far (postmaster, backends and
+    helpers, including ones that have exited), or 0 for SQLite: the hosted
+    gateway's figures name Redis's CPU beside its own, and so do these."""
+    if store != "postgresql":
+        return 0.0
+    from support import postgres
+    pid = postgres.server().postmaster()
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    own = sum(int(x) for x in fields[11:15])  # utime, stime, and its reaped children's cutime, cstime
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        kids = [int(x) for x in f.read().split()]
+    tck = os.sysconf("SC_CLK_TCK")
+    return own / tck + sum(_proc_cpu_s(k) for k in kids if os.path.exists("/proc/%d" % k))
+
+
 def _proc_rss_mb(pid):
     with open("/proc/%d/statm" % pid) as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 1e6
@@ -197,7 +214,7 @@ def _pct(lat, q):
     return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else float("nan")
 
 
-def run_step(gw, devices, rate, seconds, procs, prefix):
+def run_step(gw, devices, rate, seconds, procs, prefix, store="sqlite"):
     """One load level; returns a dict of results."""
     share = [devices // procs + (1 if i < devices % procs else 0) for i in range(procs)]
     workers, first = [], 0
@@ -215,13 +232,13 @@ def run_step(gw, devices, rate, seconds, procs, prefix):
     for w in workers:
         assert w.stdout.readline().strip() == "measuring"
     pids = _gateway_pids(gw.proc.pid)
-    (loop0, other0), t0 = _cpu_split(pids), time.perf_counter()
+    (loop0, other0), t0, db0 = _cpu_split(pids), time.perf_counter(), _db_cpu_s(store)
     cpu0 = loop0 + other0
     rss = [sum(_proc_rss_mb(p) for p in pids)]
     while time.perf_counter() - t0 < seconds:
         time.sleep(min(1.0, seconds / 10))   # sampling the gateway's RSS while the generators run
         rss.append(sum(_proc_rss_mb(p) for p in pids))
-    (loop1, other1), t1 = _cpu_split(pids), time.perf_counter()
+    (loop1, other1), t1, db1 = _cpu_split(pids), time.perf_counter(), _db_cpu_s(store)
     cpu1 = loop1 + other1
     results = [json.loads(w.stdout.readline()) for w in workers]
     for w in workers:
@@ -235,6 +252,8 @@ def run_step(gw, devices, rate, seconds, procs, prefix):
             "cpu_per_frame_ms": 1000 * (cpu1 - cpu0) / acked if acked else float("nan"),
             "loop_ms": 1000 * (loop1 - loop0) / acked if acked else float("nan"),
             "writer_ms": 1000 * (other1 - other0) / acked if acked else float("nan"),
+            "db_cpu": 100 * (db1 - db0) / (t1 - t0),
+            "db_ms": 1000 * (db1 - db0) / acked if acked else float("nan"),
             "load": os.getloadavg()[0],
             "gen_cpu": 100 * sum(r["cpu_s"] for r in results) / wall,
             "backlog_at_end": sum(r["backlog_at_end"] for r in results),
@@ -266,25 +285,29 @@ def main():
                   % (gw.proc.pid, os.cpu_count(), os.getloadavg()[0]))
             print("CPU/frame = loop (event loop threads) + writer (store and other threads); load = the machine's "
                   "1-minute load average at the end of the step")
-            print("%7s %9s %9s %9s %8s %8s %10s %15s %8s %5s" % (
+            pg = args.store == "postgresql"
+            if pg:
+                print("db = the PostgreSQL server's own CPU (%, and ms per frame), not in the gateway's figures")
+            print("%7s %9s %9s %9s %8s %8s %10s %15s %8s %5s%s" % (
                 "devices", "frames/s", "ack p50", "ack p99", "gw CPU", "gw RSS", "CPU/frame", "loop + writer",
-                "gen CPU", "load"))
+                "gen CPU", "load", "  db CPU  db/frame" if pg else ""))
             last = None
             for i, n in enumerate(int(x) for x in args.devices.split(",")):
                 procs = args.procs or max(1, -(-n // 1500))
                 # sources of their own per step: a repeated batch id would be acknowledged without a write
-                r = run_step(gw, n, 1.0, args.seconds, procs, "step%d-%d" % (i, n))
+                r = run_step(gw, n, 1.0, args.seconds, procs, "step%d-%d" % (i, n), args.store)
                 last = r
-                print("%7d %9.0f %7.1fms %7.1fms %7.0f%% %6.0fMB %8.3fms %6.3f + %.3f %7.0f%% %5.1f" % (
+                print("%7d %9.0f %7.1fms %7.1fms %7.0f%% %6.0fMB %8.3fms %6.3f + %.3f %7.0f%% %5.1f%s" % (
                     n, r["acked_per_s"], r["p50"], r["p99"], r["gw_cpu"], r["rss_max"], r["cpu_per_frame_ms"],
-                    r["loop_ms"], r["writer_ms"], r["gen_cpu"], r["load"]), flush=True)
+                    r["loop_ms"], r["writer_ms"], r["gen_cpu"], r["load"],
+                    " %6.0f%% %7.3fms" % (r["db_cpu"], r["db_ms"]) if pg else ""), flush=True)
             if last and not args.no_overload:
                 capacity = 1000.0 / last["cpu_per_frame_ms"]      # frames/s one core allows
                 nd = args.overload_devices
                 rate = 2 * capacity / nd
                 secs = args.overload_seconds or args.seconds
                 before = _stored(gw)
-                r = run_step(gw, nd, rate, secs, args.procs or max(1, -(-nd // 1500)), "overload")
+                r = run_step(gw, nd, rate, secs, args.procs or max(1, -(-nd // 1500)), "overload", args.store)
                 stored = _stored(gw) - before
                 print("\noverload: %d devices x %.1f frames/s = %.0f frames/s offered (~2x the %.0f frames/s "
                       "one core allows at %.3f ms/frame), %.0f s" % (nd, rate, nd * rate, capacity,
