@@ -51,7 +51,7 @@ from plexus.config import RetryConfig, Settings, buffer_path_for, legacy_buffer_
 from plexus.intake import DEFAULT_LINGER_MS, Intake
 from plexus.sender import Sender
 from plexus.store import MemoryStore, SqliteStore
-from plexus import switching
+from plexus import switch_interval
 from plexus.buffer_lock import BufferLock
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class Plexus:
         self._runs_layer = None
         self._commands_layer = None
         self._sender.on_command = self._first_command
-        self._switching = switching.hold(switching.CLIENT_S)  # delivery keeps up with a busy app
+        self._switch_interval = switch_interval.hold(switch_interval.CLIENT_S)  # delivery keeps up with a busy app
         self._sender.start()
         atexit.register(_persist_at_exit, weakref.ref(self))
 
@@ -432,7 +432,7 @@ class Plexus:
             self._store.close()
         if self._lock is not None:
             self._lock.release()
-        switching.release(self._switching)
+        switch_interval.release(self._switch_interval)
 
     def __enter__(self) -> Plexus:
         return self

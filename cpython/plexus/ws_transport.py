@@ -15,7 +15,7 @@ import struct
 
 import websocket
 
-from plexus import switching
+from plexus import switch_interval
 
 TEXT = "text"
 CLOSE = "close"
@@ -53,7 +53,7 @@ class WsConnection:
         if not url.endswith("/ws/device"):
             url += "/ws/device"
         self.timeout = timeout
-        with switching.briefly(switching.HANDSHAKE_S):  # its byte-at-a-time reads (plexus/switching.py)
+        with switch_interval.briefly(switch_interval.HANDSHAKE_S):  # its byte-at-a-time reads (plexus/switch_interval.py)
             self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True,
                                                    suppress_origin=True)
 
