@@ -10,11 +10,10 @@ from plexus.gateway.store import POINT_COLUMNS, point_rows
 RETENTION_CHUNK = 5000  # rows per transaction: the writer is never held for long
 
 # Rows go in by multi-row INSERTs, 128 rows a statement and the rest in one
-# more: each statement step gives up the interpreter lock and must win it
-# back from the busy event loop, so one step per frame instead of one per row
-# is cheaper (executemany steps once per row), and about 40 % less CPU for
-# large batches. The statement texts are cached by the connection
-# (db.STATEMENT_CACHE).
+# more. Each statement step gives up the interpreter lock and must win it
+# back from the busy event loop; executemany steps once per row, this once
+# per frame, and large batches take about a third less time. The statement
+# texts are cached by the connection (db.STATEMENT_CACHE).
 _POINTS = "INSERT INTO points (%s) VALUES " % ", ".join(POINT_COLUMNS)
 _NAMES = "INSERT OR IGNORE INTO metric_names (source_id, metric) VALUES "
 _CHUNK = 128
