@@ -30,15 +30,19 @@ def hold(interval_s):
         if not _held:
             _saved[0] = sys.getswitchinterval()
         _held[token] = interval_s
-        sys.setswitchinterval(min([_saved[0]] + list(_held.values())))
+        _apply()
     return token
 
 
 def release(token):
     with _lock:
-        if _held.pop(token, None) is None:
-            return
-        sys.setswitchinterval(min([_saved[0]] + list(_held.values())))
+        if _held.pop(token, None) is not None:
+            _apply()
+
+
+def _apply():
+    """The shortest interval asked for, never above the application's own (under _lock)."""
+    sys.setswitchinterval(min([_saved[0]] + list(_held.values())))
 
 
 @contextlib.contextmanager
