@@ -1,5 +1,6 @@
-"""SQLite plumbing for the gateway: the schema, one writer thread that groups
-concurrent writes into one transaction (group commit), and reader threads.
+"""SQLite plumbing for the gateway: the schema, the group commit that puts
+concurrent writes into one transaction (run by writer_process.py), and
+reader threads.
 
 Acknowledgements wait for the writer's commit, and the database runs in WAL
 mode with synchronous=FULL, so an acknowledged batch survives a power cut.
@@ -9,7 +10,6 @@ while the previous commit was running.
 
 import concurrent.futures
 import os
-import queue
 import sqlite3
 import threading
 import urllib.parse
@@ -89,7 +89,7 @@ def check(path, may_create=True, make_dir=False):
                               "with another file name" % (path, ", ".join(sorted(tables)[:5])))
 
 
-STATEMENT_CACHE = 512  # prepared statements a connection keeps (gateway/sqlite/points.py makes up to 256)
+STATEMENT_CACHE = 600  # prepared statements a connection keeps (gateway/sqlite/points.py makes up to 512)
 
 
 def connect(path):
@@ -106,124 +106,67 @@ def connect(path):
     return conn
 
 
-class GroupWriter:
-    """One thread owns the write connection. Jobs submitted while a commit is
-    running are committed together. When one job of a group fails, the group
-    is run again with each job under a savepoint of its own, so one failing
-    job does not undo the others.
+MAX_GROUP = 1024  # write jobs in one transaction at most
 
-    A group is never held back to gather more: a client that waits for each
-    answer (plexus-python 0.16 does) would wait for every hold, and under a
-    fleet's load jobs queue up during each commit anyway."""
 
-    MAX_GROUP = 1024
-
-    def __init__(self, path):
-        self._conn = connect(path)
-        self._jobs = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="gateway-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, fn, *args):
-        fut = concurrent.futures.Future()
-        self._jobs.put((fut, fn, args))
-        return fut
-
-    def submit_async(self, loop, fn, *args):
-        """Like submit, as a future of the asyncio `loop`: a group's results
-        reach the loop in one wake-up instead of one per job (the hot path)."""
-        fut = loop.create_future()
-        self._jobs.put((fut, fn, args))
-        return fut
-
-    def close(self):
-        self._jobs.put(None)
-        self._thread.join(30)
-        self._conn.close()
-
-    def _run(self):
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                return
-            group = [first]
-            while len(group) < self.MAX_GROUP:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._jobs.put(None)
-                    break
-                group.append(job)
-            self._commit(group)
-
-    def _commit(self, group):
+def commit_group(conn, group):
+    """Run a group of write jobs [(key, fn, args)], each fn(conn, *args), in
+    one transaction and commit it; [(key, ok, value or exception)] in order.
+    When one job fails, the group is run again with each job under a
+    savepoint of its own, so one failing job does not undo the others. When
+    the commit itself fails, nobody's work is stored and every job has the
+    error. (writer_process.py forms the groups: whatever arrived while the
+    previous commit ran, never held back to gather more.)"""
+    try:
+        results = _transaction(conn, group, False)
+        if results is None:  # a job failed: again, each job under a savepoint of its own
+            results = _transaction(conn, group, True)
+    except Exception as e:
         try:
-            results = self._transaction(group, False)
-            if results is None:  # a job failed: again, each job under a savepoint of its own
-                results = self._transaction(group, True)
-        except Exception as e:  # the commit itself failed: nobody's work is stored
-            try:
-                self._conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            results = [(fut, False, e) for fut, _, _ in group]
-        _deliver(results)
-
-    def _transaction(self, group, savepoints):
-        """Run and commit the group's jobs; without savepoints (the usual case,
-        two statements a job cheaper) None as soon as one fails, rolled back."""
-        conn = self._conn
-        results = []
-        conn.execute("BEGIN IMMEDIATE")
-        for fut, fn, args in group:
-            if not savepoints:
-                try:
-                    results.append((fut, True, fn(conn, *args)))
-                except Exception:
-                    conn.execute("ROLLBACK")
-                    return None
-                continue
-            conn.execute("SAVEPOINT job")
-            try:
-                results.append((fut, True, fn(conn, *args)))
-                conn.execute("RELEASE job")
-            except Exception as e:  # reported to that job's caller
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                results.append((fut, False, e))
-        conn.execute("COMMIT")
-        return results
-
-
-def _deliver(results):
-    on_loops = {}
-    for r in results:
-        if isinstance(r[0], concurrent.futures.Future):
-            _settle(r)
-        else:
-            on_loops.setdefault(r[0].get_loop(), []).append(r)
-    for loop, rs in on_loops.items():
-        try:
-            loop.call_soon_threadsafe(_settle_all, rs)
-        except RuntimeError:  # that loop is closed: nobody waits for these any more
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
             pass
+        results = [(key, False, e) for key, _, _ in group]
+    return results
 
 
-def _settle_all(results):
-    for r in results:
-        _settle(r)
-
-
-def _settle(r):
-    fut, ok, value = r
-    if fut.cancelled():  # its waiter gave up; the write itself is done
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)
+def _transaction(conn, group, savepoints):
+    """Run and commit the group's jobs; without savepoints (the usual case,
+    two statements a job cheaper) None as soon as one fails, rolled back.
+    Without savepoints, a run of jobs whose function has a `many` (one call
+    for all their argument tuples, a result each) is one call."""
+    results = []
+    conn.execute("BEGIN IMMEDIATE")
+    i = 0
+    while i < len(group):
+        key, fn, args = group[i]
+        if not savepoints:
+            many = getattr(fn, "many", None)
+            end = i + 1
+            while many is not None and end < len(group) and group[end][1] is fn:
+                end += 1
+            try:
+                if end - i > 1:
+                    values = many(conn, [job[2] for job in group[i:end]])
+                    results.extend((job[0], True, v) for job, v in zip(group[i:end], values))
+                else:
+                    results.append((key, True, fn(conn, *args)))
+            except Exception:
+                conn.execute("ROLLBACK")
+                return None
+            i = end
+            continue
+        conn.execute("SAVEPOINT job")
+        try:
+            results.append((key, True, fn(conn, *args)))
+            conn.execute("RELEASE job")
+        except Exception as e:  # reported to that job's caller
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            results.append((key, False, e))
+        i += 1
+    conn.execute("COMMIT")
+    return results
 
 
 class Readers:

@@ -5,10 +5,14 @@ import json
 from plexus.gateway.store import dumps, source_row
 
 
+# When a source was last seen only moves forward (points/insert_batches
+# writes many sources' rows with this head and tail).
+SEEN = "INSERT INTO sources (source_id, last_seen_ms) VALUES "
+SEEN_LATER = " ON CONFLICT(source_id) DO UPDATE SET last_seen_ms=max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)"
+
+
 def seen(conn, source_id, t):
-    conn.execute("INSERT INTO sources (source_id, last_seen_ms) VALUES (?,?) ON CONFLICT(source_id) "
-                 "DO UPDATE SET last_seen_ms=max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
-                 (source_id, t))
+    conn.execute(SEEN + "(?,?)" + SEEN_LATER, (source_id, t))
 
 
 def describe_source(conn, source_id, t, platform, agent_version, commands, cameras):

@@ -1,15 +1,16 @@
 """The store interface (storage.Store) on SQLite.
 
 Every method is a coroutine (or returns a future) so the server never waits
-on disk on its event loop: writes go to the one group-commit writer thread,
-reads to reader threads (gateway/db.py). The SQL is in the topic modules
-beside this one.
+on disk on its event loop: writes go to the group-commit writer process
+(gateway/writer_process.py), reads to reader threads (gateway/db.py). The
+SQL is in the topic modules beside this one.
 """
 
 import asyncio
 import logging
 
 from plexus.gateway import db, keys
+from plexus.gateway.writer_process import WriterProcess
 from plexus.gateway.sqlite import points, queries, runs, sources
 from plexus.gateway.storage import Store
 from plexus.gateway.store import LATEST_WINDOW_MS, MAX_ROWS, now_ms
@@ -25,7 +26,7 @@ class SqliteStore(Store):
 
     def __init__(self, path):
         self.path = path
-        self._writer = db.GroupWriter(path)
+        self._writer = WriterProcess(path)
         self._readers = db.Readers(path)
 
     def close(self):

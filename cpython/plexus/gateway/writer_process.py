@@ -1,0 +1,302 @@
+"""The SQLite store's writer: a process of its own that owns the write
+connection and commits write jobs in groups (db.commit_group).
+
+Why a process: a writer thread shares the event loop's interpreter lock.
+Beside a busy thread it spent twice the CPU per frame it needs alone, and
+under a fleet's load the loop and the writer together never got past one
+core (docs/benchmarks.md). In a process of its own the writer builds the
+rows, inserts and commits on another core.
+
+A job is a module-level function and its arguments, pickled in the caller's
+thread and sent down the process's stdin; each group's results come back on
+its stdout. Frames both ways: payload length and job id (4 bytes each), then
+the pickle; job id 0 asks the process to finish and exit.
+
+If the process ends (killed, out of memory), every write in flight fails
+with StoreUnavailable. None of it was acknowledged, so devices send it again
+after reconnecting (and a batch id is stored once). The next write starts a
+new process.
+"""
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import pickle
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+
+from plexus.gateway import db
+from plexus.gateway.storage import StoreUnavailable
+
+log = logging.getLogger("plexus.gateway")
+
+_HEAD = struct.Struct(">II")  # payload length, job id
+_END = 0
+_MAX_ID = 0xFFFFFFFF
+# The jobs a read takes are the next group: the pipe holds up to this much
+# while a commit runs (Linux's default, 64 KiB, is about 90 frames).
+PIPE_BYTES = 1 << 20
+CACHE_KIB = 65536       # the writer's page cache: index pages stay in memory as the tables grow
+CHECKPOINT_S = 1.0      # how often the WAL is copied into the database, beside the commits
+
+
+class WriterProcess:
+    """submit(fn, *args) / submit_async(loop, fn, *args): fn(conn, *args) runs
+    in the writer process inside a group's transaction; the future has its
+    result once the group is committed."""
+
+    def __init__(self, path):
+        self.path = path
+        db.connect(path).close()  # the file and its schema exist once the store does, as others expect
+        self._cond = threading.Condition()
+        self._queue = []            # (future, pickled job) not yet sent
+        self._closing = False
+        self._child = _Child(path)  # started now, so the first write does not wait for it
+        self._sender = threading.Thread(target=self._send_loop, name="gateway-writer-send", daemon=True)
+        self._sender.start()
+
+    def submit(self, fn, *args):
+        fut = concurrent.futures.Future()
+        self._put(fut, fn, args)
+        return fut
+
+    def submit_async(self, loop, fn, *args):
+        """Like submit, as a future of the asyncio `loop`: a group's results
+        reach the loop in one wake-up instead of one per job (the hot path)."""
+        fut = loop.create_future()
+        self._put(fut, fn, args)
+        return fut
+
+    def _put(self, fut, fn, args):
+        job = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+        with self._cond:
+            if self._closing:
+                raise StoreUnavailable("the store is closed")
+            self._queue.append((fut, job))
+            if len(self._queue) == 1:
+                self._cond.notify()
+
+    def _send_loop(self):
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                jobs, self._queue = self._queue, []
+                done = self._closing and not jobs
+            if done:
+                self._child.finish()
+                return
+            if self._child.dead:
+                log.warning("the SQLite writer process ended (exit code %s); starting a new one",
+                            self._child.proc.returncode)
+                try:
+                    self._child = _Child(self.path)
+                except OSError as e:  # out of processes or files: these fail, the next write tries again
+                    _deliver([(fut, False, StoreUnavailable("cannot start the SQLite writer process: %s" % e))
+                              for fut, _ in jobs])
+                    continue
+            self._child.send(jobs)
+
+    def close(self):
+        """Commit what was submitted, then end the process."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._sender.join(60)
+        self._child.wait(30)
+
+
+class _Child:
+    """One writer process, and the futures of the jobs sent to it."""
+
+    def __init__(self, path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "plexus.gateway.writer_process", path],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            import fcntl
+            fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except (ImportError, AttributeError, OSError):  # not Linux, or over the system's limit
+            pass
+        self.dead = False
+        self._lock = threading.Lock()
+        self._waiting = {}          # job id -> future
+        self._id = 0
+        self._receiver = threading.Thread(target=self._receive, name="gateway-writer-receive", daemon=True)
+        self._receiver.start()
+
+    def send(self, jobs):
+        parts = []
+        with self._lock:
+            if self.dead:
+                _deliver([(fut, False, StoreUnavailable("the SQLite writer process ended")) for fut, _ in jobs])
+                return
+            for fut, job in jobs:
+                self._id = self._id % _MAX_ID + 1  # never _END
+                self._waiting[self._id] = fut
+                parts.append(_HEAD.pack(len(job), self._id))
+                parts.append(job)
+        try:
+            self.proc.stdin.write(b"".join(parts))
+            self.proc.stdin.flush()
+        except (OSError, ValueError):  # it ended: the receiver fails what it had
+            pass
+
+    def finish(self):
+        try:
+            self.proc.stdin.write(_HEAD.pack(0, _END))
+            self.proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+
+    def wait(self, timeout):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._receiver.join(timeout)
+
+    def _receive(self):
+        out = self.proc.stdout
+        try:
+            while True:
+                head = out.read(_HEAD.size)
+                if len(head) < _HEAD.size:
+                    break
+                results = pickle.loads(out.read(_HEAD.unpack(head)[0]))
+                with self._lock:
+                    settled = [(self._waiting.pop(i), ok, value) for i, ok, value in results]
+                _deliver(settled)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            pass
+        self.proc.wait()
+        with self._lock:
+            self.dead = True
+            lost, self._waiting = list(self._waiting.values()), {}
+        if lost:
+            err = StoreUnavailable("the SQLite writer process ended (exit code %s) before committing"
+                                   % self.proc.returncode)
+            _deliver([(fut, False, err) for fut in lost])
+
+
+def _deliver(results):
+    """Settle [(future, ok, value)]: asyncio futures on their loops, one
+    call per loop."""
+    on_loops = {}
+    for r in results:
+        if isinstance(r[0], asyncio.Future):
+            on_loops.setdefault(r[0].get_loop(), []).append(r)
+        else:
+            _settle(r)
+    for loop, rs in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, rs)
+        except RuntimeError:  # that loop is closed: nobody waits for these any more
+            pass
+
+
+def _settle_all(results):
+    for r in results:
+        _settle(r)
+
+
+def _settle(r):
+    fut, ok, value = r
+    if fut.cancelled():  # its waiter gave up; the write itself is done
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+# -- the writer process ----------------------------------------------------------------
+
+def _refuse(conn, e):
+    raise e
+
+
+def _pickled(results):
+    try:
+        return pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a result or an error that does not pickle: its text instead
+        safe = []
+        for i, ok, value in results:
+            try:
+                pickle.dumps(value)
+            except Exception:
+                ok, value = False, RuntimeError("%s: %s" % (type(value).__name__, value))
+            safe.append((i, ok, value))
+        return pickle.dumps(safe, pickle.HIGHEST_PROTOCOL)
+
+
+def _checkpoints(path, stop):
+    """Copy the WAL into the database every CHECKPOINT_S from a connection of
+    its own (PASSIVE: it never blocks a commit), so no commit waits for one.
+    Commits still sync the WAL (synchronous=FULL): an answered write is on disk."""
+    conn = db.connect(path)
+    while not stop.wait(CHECKPOINT_S):
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as e:
+            log.warning("WAL checkpoint failed (the next one tries again): %s", e)
+    conn.close()
+
+
+def main(path):
+    # Ctrl-C (and a service manager's SIGTERM) reach the whole process group:
+    # this process ends when the gateway says so, or is gone (end of stdin).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print goes to the gateway's log, not into the results
+    conn = db.connect(path)
+    conn.execute("PRAGMA cache_size=-%d" % CACHE_KIB)
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # _checkpoints does it
+    stop = threading.Event()
+    threading.Thread(target=_checkpoints, args=(path, stop), daemon=True).start()
+    try:
+        _serve(conn, out)
+    finally:
+        stop.set()
+        conn.close()
+
+
+def _serve(conn, out):
+    buf = bytearray()
+    while True:
+        data = os.read(0, PIPE_BYTES)  # a group: whatever arrived while the last one committed
+        if not data:
+            return  # the gateway is gone
+        buf += data
+        group, pos, end = [], 0, False
+        while len(buf) - pos >= _HEAD.size:
+            n, i = _HEAD.unpack_from(buf, pos)
+            if i == _END:
+                end = True
+                break
+            if len(buf) - pos - _HEAD.size < n:
+                break
+            start = pos + _HEAD.size
+            try:
+                fn, args = pickle.loads(buf[start:start + n])
+            except Exception as e:  # refused alone, like a job that fails
+                fn, args = _refuse, (RuntimeError("a write job that does not unpickle: %s" % e),)
+            group.append((i, fn, args))
+            pos = start + n
+        del buf[:pos]
+        for k in range(0, len(group), db.MAX_GROUP):
+            results = db.commit_group(conn, group[k:k + db.MAX_GROUP])
+            payload = _pickled(results)
+            out.write(_HEAD.pack(len(payload), _END) + payload)
+            out.flush()
+        if end:
+            return
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
