@@ -2,11 +2,13 @@
 after storage and only when offered, every error and close code of
 docs/protocol.md §4.8-4.9, and the batch-id extension."""
 
+import asyncio
 import json
 import os
 import signal
 import time
 
+import aiohttp
 import websocket
 
 from support.raw import device, next_of, point, recv, wait_for
@@ -110,6 +112,36 @@ def test_acks_are_in_order_and_errors_never_overtake_them(gateway):
     assert [s for t, s in seen if t == "error"] == [10, 20, 30, 40]
     assert gateway.count("rig-1") == 36
     ws.close()
+
+
+def test_acks_reach_a_long_seq_and_a_compressed_socket(gateway):
+    """Acks are written straight to the socket when they fit a short frame;
+    a longer one, and a socket with permessage-deflate, go through aiohttp."""
+    ws, _ = device(gateway, "rig-long")
+    big = 10 ** 120
+    ws.send(json.dumps({"type": "telemetry", "seq": 5, "points": [point(1)]}))
+    ws.send(json.dumps({"type": "telemetry", "seq": big, "points": [point(2)]}))
+    assert next_of(ws, "telemetry_ack") == {"type": "telemetry_ack", "seq": 5}
+    assert next_of(ws, "telemetry_ack") == {"type": "telemetry_ack", "seq": big}
+    ws.close()
+
+    async def compressed():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(gateway.ws_url + "/ws/device", compress=15) as w:
+                assert w.compress == 15  # the gateway agreed to compress
+                await w.send_str(json.dumps({"type": "device_auth", "api_key": gateway.key, "source_id": "rig-z",
+                                             "protocol": 1, "acks": True}))
+                assert (await w.receive_json(timeout=60))["type"] == "authenticated"
+                acks = []
+                for seq in (1, 2, 3):
+                    await w.send_str(json.dumps({"type": "telemetry", "seq": seq, "points": [point(seq)]}))
+                while len(acks) < 3:
+                    f = await w.receive_json(timeout=60)
+                    if f["type"] == "telemetry_ack":
+                        acks.append(f["seq"])
+                return acks
+    assert asyncio.run(compressed()) == [1, 2, 3]
+    assert gateway.count("rig-z") == 3
 
 
 def test_a_resent_batch_is_acknowledged_and_stored_once(gateway):

@@ -2,7 +2,6 @@
 to its caller alone, its writes undone, and the others' writes committed; a
 group's batches stored together, each once."""
 
-
 import pytest
 
 from plexus.gateway import db
@@ -95,4 +94,32 @@ def test_a_bad_batch_in_a_group_is_refused_alone(tmp_path, store_kind):
     assert results[1][:2] == (2, False) and isinstance(results[1][2], ValueError)
     assert sorted(r[0] for r in conn.execute("SELECT batch_id FROM batches")) == ["1", "3"]
     assert conn.execute("SELECT count(*) FROM points").fetchone()[0] == 2
+    conn.close()
+
+
+@pytest.mark.store("sqlite")
+def test_known_metric_names_are_forgotten_with_a_rollback_or_a_deleted_source(tmp_path, store_kind):
+    """The writer skips names it has committed; work rolled back or a source
+    deleted must not leave it believing a name is stored."""
+    from plexus.gateway.sqlite import points
+
+    def pts(metric):
+        return [{"class": "metric", "metric": metric, "value": 1, "timestamp": 1760000000000}]
+
+    def fails(conn):
+        raise ValueError("bad data")
+
+    def names(conn):
+        return sorted(conn.execute("SELECT source_id, metric FROM metric_names"))
+
+    conn = db.connect(str(tmp_path / "n.db"))
+    # the first pass stores "x" and then rolls back for the failing job; the second must store it again
+    results = db.commit_group(conn, [(1, points.insert_batch, ("a", "1", pts("x"), 1760000001000)),
+                                     (2, fails, ())])
+    assert results[0] == (1, True, 1) and results[1][1] is False
+    assert names(conn) == [("a", "x")]
+    db.commit_group(conn, [(1, points.delete_source, ("a",))])
+    assert names(conn) == []
+    db.commit_group(conn, [(1, points.insert_batch, ("a", "2", pts("x"), 1760000002000))])
+    assert names(conn) == [("a", "x")]
     conn.close()

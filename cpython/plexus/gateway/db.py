@@ -107,6 +107,12 @@ def connect(path):
 
 
 MAX_GROUP = 1024  # write jobs in one transaction at most
+ON_ROLLBACK = []  # called when work is rolled back: caches of what was committed forget it
+
+
+def _rolled_back():
+    for forget in ON_ROLLBACK:
+        forget()
 
 
 def commit_group(conn, group):
@@ -126,6 +132,7 @@ def commit_group(conn, group):
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+        _rolled_back()
         results = [(key, False, e) for key, _, _ in group]
     return results
 
@@ -153,6 +160,7 @@ def _transaction(conn, group, savepoints):
                     results.append((key, True, fn(conn, *args)))
             except Exception:
                 conn.execute("ROLLBACK")
+                _rolled_back()
                 return None
             i = end
             continue
@@ -163,6 +171,7 @@ def _transaction(conn, group, savepoints):
         except Exception as e:  # reported to that job's caller
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
+            _rolled_back()
             results.append((key, False, e))
         i += 1
     conn.execute("COMMIT")
