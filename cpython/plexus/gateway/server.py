@@ -27,10 +27,11 @@ def tls_context(cert, key):
 # objects die by reference counting, so collections can be rarer: the
 # collector still runs, memory stays bounded.
 GC_THRESHOLD = (20000, 50, 100)
-# The store's writer thread shares the interpreter lock with the event loop.
-# While the loop is busy (a fleet at capacity) the writer waits up to the
-# switch interval for the lock at every turn; at the default 5 ms its commits
-# fall behind the frames the loop takes in. 1 ms keeps it close.
+# The store's threads (SQLite's readers, and the pipe to its writer process)
+# share the interpreter lock with the event loop. While the loop is busy (a
+# fleet at capacity) each waits up to the switch interval for the lock at
+# every turn; at the default 5 ms a writer thread's commits fell behind the
+# frames the loop took in. 1 ms keeps them close.
 SWITCH_INTERVAL_S = 0.001
 
 

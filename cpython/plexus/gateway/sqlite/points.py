@@ -12,11 +12,10 @@ from plexus.gateway.store import POINT_COLUMNS, point_rows
 RETENTION_CHUNK = 5000  # rows per transaction: the writer is never held for long
 
 # Rows go in by multi-row INSERTs, 128 rows a statement and the rest in one
-# more, for a whole group commit's batches at once (insert_batches). Each
-# statement step gives up the interpreter lock and must win it back from the
-# busy event loop; executemany steps once per row, this once per 128, and
-# large batches take about a third less time. The statement texts (four
-# kinds, up to 128 sizes each) are cached by the connection (db.STATEMENT_CACHE).
+# more, for a whole group commit's batches at once (insert_batches):
+# executemany steps once per row, this once per 128, and large batches take
+# about a third less time. The statement texts (four kinds, up to 128 sizes
+# each) are cached by the connection (db.STATEMENT_CACHE).
 _POINTS = "INSERT INTO points (%s) VALUES " % ", ".join(POINT_COLUMNS)
 _NAMES = "INSERT OR IGNORE INTO metric_names (source_id, metric) VALUES "
 _BATCHES = "INSERT OR IGNORE INTO batches (source_id, batch_id, received_ms) VALUES "
