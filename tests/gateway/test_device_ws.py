@@ -2,7 +2,6 @@
 after storage and only when offered, every error and close code of
 docs/protocol.md §4.8-4.9, and the batch-id extension."""
 
-import asyncio
 import json
 import os
 import signal
@@ -11,6 +10,7 @@ import time
 import aiohttp
 import websocket
 
+from support import aio
 from support.raw import device, next_of, point, recv, wait_for
 
 T0 = 1760000000000
@@ -140,7 +140,7 @@ def test_acks_reach_a_long_seq_and_a_compressed_socket(gateway):
                     if f["type"] == "telemetry_ack":
                         acks.append(f["seq"])
                 return acks
-    assert asyncio.run(compressed()) == [1, 2, 3]
+    assert aio.run(compressed()) == [1, 2, 3]
     assert gateway.count("rig-z") == 3
 
 
