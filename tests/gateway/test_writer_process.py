@@ -76,3 +76,31 @@ def test_a_killed_writer_fails_what_it_held_and_the_next_write_starts_another(tm
     finally:
         w.close()
     assert _rows(path, "SELECT source_id FROM sources") == [("after",)]
+
+
+@pytest.mark.store("sqlite")
+def test_jobs_that_arrive_after_the_gateway_died_are_not_committed(tmp_path, store_kind):
+    """The writer checks before each group that the gateway is still its
+    parent: an orphan commits nothing more, as a thread of the gateway would."""
+    import io
+    import pickle
+
+    from plexus.gateway import db, writer_process
+
+    def run(parent):
+        r, w = os.pipe()
+        job = pickle.dumps((sources.seen, ("rig-%d" % parent, 1760000000000)))
+        os.write(w, writer_process._HEAD.pack(len(job), 1) + job + writer_process._HEAD.pack(0, 0))
+        os.close(w)
+        out = io.BytesIO()
+        conn = db.connect(str(tmp_path / "o.db"))
+        try:
+            writer_process._serve(conn, r, out, parent)
+        finally:
+            conn.close()
+            os.close(r)
+        return out.getvalue()
+
+    assert run(os.getppid() + 1) == b""  # not our parent: the gateway is gone
+    assert run(os.getppid()) != b""      # our parent: committed and answered
+    assert _rows(str(tmp_path / "o.db"), "SELECT source_id FROM sources") == [("rig-%d" % os.getppid(),)]

@@ -15,7 +15,8 @@ the pickle; job id 0 asks the process to finish and exit.
 If the process ends (killed, out of memory), every write in flight fails
 with StoreUnavailable. None of it was acknowledged, so devices send it again
 after reconnecting (and a batch id is stored once). The next write starts a
-new process.
+new process. If the gateway dies, the process commits nothing more: it
+checks before each group that the gateway is still its parent.
 """
 
 import asyncio
@@ -119,7 +120,7 @@ class _Child:
     """One writer process, and the futures of the jobs sent to it."""
 
     def __init__(self, path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "plexus.gateway.writer_process", path],
+        self.proc = subprocess.Popen([sys.executable, "-m", "plexus.gateway.writer_process", path, str(os.getpid())],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             import fcntl
@@ -238,7 +239,7 @@ def _pickled(results):
         return pickle.dumps(safe, pickle.HIGHEST_PROTOCOL)
 
 
-def main(path):
+def main(path, gateway_pid):
     # Ctrl-C (and a service manager's SIGTERM) reach the whole process group:
     # this process ends when the gateway says so, or is gone (end of stdin).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -248,15 +249,17 @@ def main(path):
     conn = db.connect(path)
     conn.execute("PRAGMA wal_autocheckpoint=%d" % CHECKPOINT_PAGES)
     try:
-        _serve(conn, out)
+        _serve(conn, 0, out, gateway_pid)
     finally:
         conn.close()
 
 
-def _serve(conn, out):
+def _serve(conn, inp, out, gateway_pid):
+    """Commit the groups of jobs read from the file descriptor `inp`, their
+    results to the file `out`, while `gateway_pid` is this process's parent."""
     buf = bytearray()
     while True:
-        data = os.read(0, PIPE_BYTES)  # a group: whatever arrived while the last one committed
+        data = os.read(inp, PIPE_BYTES)  # a group: whatever arrived while the last one committed
         if not data:
             return  # the gateway is gone
         buf += data
@@ -276,6 +279,8 @@ def _serve(conn, out):
             group.append((i, fn, args))
             pos = start + n
         del buf[:pos]
+        if os.getppid() != gateway_pid:
+            return  # the gateway died: what it sent is not committed, as if this were its own thread
         for k in range(0, len(group), db.MAX_GROUP):
             results = db.commit_group(conn, group[k:k + db.MAX_GROUP])
             payload = _pickled(results)
@@ -286,4 +291,4 @@ def _serve(conn, out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))
