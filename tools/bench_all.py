@@ -44,6 +44,11 @@ BENCHES = [
         ("command burst", "burst_runs_per_s", "runs/s", ""),
         ("board: command modules imported", "board_imported_kib", "KiB", "")]),
     ("deploy", ["bench_deploy.py"], ["bench_deploy.py"], []),
+    ("writer", ["bench_writer.py"], ["bench_writer.py", "--frames", "20000", "--reports", "2"], [
+        ("SQLite writer CPU per 10-point frame, at 6M rows", "cpu_ms_per_frame", "ms", ""),
+        ("bytes written per frame, same run", "kib_written_per_frame", "KiB", ""),
+        ("CPU per frame without the per-metric index", "no_index_cpu_ms_per_frame", "ms", ""),
+        ("bytes written per frame without it", "no_index_kib_written_per_frame", "KiB", "")]),
     ("dashboard", ["bench_dashboard.py"], ["bench_dashboard.py", "--seconds", "5"], [
         ("dashboard: readings drawn/s (20 metrics x 50 Hz)", "readings_on_page_per_s", "/s", ""),
         ("dashboard: frames/s", "fps", "/s", ""),

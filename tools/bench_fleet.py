@@ -13,7 +13,11 @@ real clients do). For SQLite it prints the WAL's size at the end.
 
     .venv/bin/python tools/bench_fleet.py [--devices 100,500,1000,2000,5000] [--seconds 60]
         [--procs N] [--overload-devices 1000] [--overload-seconds 60] [--no-overload]
-        [--store postgresql --gateway-args "--workers 2"]
+        [--store postgresql --gateway-args "--workers 2"] [--history 200]
+
+--history K gives every source of every step K earlier points per metric
+before the steps (SQLite): a database a fleet has used for a while, where
+each metric's run in the index is longer than a page, not a fresh file.
 
 Each generator process (asyncio Protocols on uvloop) runs a share of the sockets.
 """
@@ -289,6 +293,28 @@ def _stored(gw):
     return gw._query("SELECT count(*) FROM points", ())[0][0]
 
 
+def _history(path, sources, per_metric):
+    """K points per metric for every source, a second apart and in index
+    order (a fast append), in the table the gateway's index is on."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=30)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    table = "points_indexed" if "points_indexed" in tables else "points"
+    t0 = int(time.time() * 1000) - per_metric * 1000 - 60000
+    with conn:
+        for sid in sources:
+            conn.executemany("INSERT INTO %s (source_id, metric, class, ts, num, value, received_ms) "
+                             "VALUES (?, ?, 'metric', ?, ?, ?, ?)" % table,
+                             ((sid, "m%d" % m, t0 + k * 1000, k + 0.5, repr(k + 0.5), t0 + k * 1000)
+                              for m in range(POINTS) for k in range(per_metric)))
+            conn.executemany("INSERT OR IGNORE INTO metric_names (source_id, metric) VALUES (?, ?)",
+                             ((sid, "m%d" % m) for m in range(POINTS)))
+    n = conn.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
+    conn.close()
+    return n
+
+
 def _pct(lat, q):
     return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else float("nan")
 
@@ -351,7 +377,11 @@ def main():
                     "(e.g. \"--workers 2\" with --store postgresql)")
     ap.add_argument("--store", default="sqlite", choices=("sqlite", "postgresql"),
                     help="postgresql: a server of the tests' own (tests/support/postgres.py), a fresh database")
+    ap.add_argument("--history", type=int, default=0, metavar="K",
+                    help="K earlier points per metric for every source before the steps (SQLite only)")
     args = ap.parse_args()
+    if args.history and args.store != "sqlite":
+        ap.error("--history fills a SQLite file; leave it out with --store postgresql")
     from support.gateway import Gateway
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -370,11 +400,19 @@ def main():
             print("%7s %9s %9s %9s %8s %8s %10s %15s %8s %5s%s" % (
                 "devices", "frames/s", "ack p50", "ack p99", "gw CPU", "gw RSS", "CPU/frame", "loop + writer",
                 "gen CPU", "load", "  db CPU  db/frame" if pg else ""))
+            steps = [int(x) for x in args.devices.split(",")]
+            # sources of their own per step: a repeated batch id would be acknowledged without a write
+            prefixes = ["step%d-%d" % (i, n) for i, n in enumerate(steps)]
+            if args.history:
+                t = time.monotonic()
+                rows = _history(gw.db_path, ["%s-%d" % (p, k) for p, n in zip(prefixes, steps) for k in range(n)],
+                                args.history)
+                print("history: %d points per metric for each of %d sources, %d rows, written in %.0f s"
+                      % (args.history, sum(steps), rows, time.monotonic() - t))
             last = None
-            for i, n in enumerate(int(x) for x in args.devices.split(",")):
+            for n, prefix in zip(steps, prefixes):
                 procs = args.procs or max(1, -(-n // 1500))
-                # sources of their own per step: a repeated batch id would be acknowledged without a write
-                r = run_step(gw, n, 1.0, args.seconds, procs, "step%d-%d" % (i, n), args.store)
+                r = run_step(gw, n, 1.0, args.seconds, procs, prefix, args.store)
                 last = r
                 print("%7d %9.0f %7.1fms %7.1fms %7.0f%% %6.0fMB %8.3fms %6.3f + %.3f %7.0f%% %5.1f%s" % (
                     n, r["acked_per_s"], r["p50"], r["p99"], r["gw_cpu"], r["rss_max"], r["cpu_per_frame_ms"],

@@ -62,6 +62,8 @@ def run(path, sources, frames, group, reports, with_index):
                    for i in range(POINTS)]
             jobs.append((k + 1, points.insert_batch, (sid, "%s-%d" % (sid, seq + k), pts, ts)))
         seq += group
+        if points.move_due():
+            jobs.append((0, points.move_rows, ()))  # as the writer process adds it to a group
         db.commit_group(conn, jobs)
         done += group
         if done % every == 0 or done >= frames:

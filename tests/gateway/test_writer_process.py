@@ -8,6 +8,7 @@ import operator
 import os
 import signal
 import sqlite3
+import time
 
 import pytest
 
@@ -104,3 +105,25 @@ def test_jobs_that_arrive_after_the_gateway_died_are_not_committed(tmp_path, sto
     assert run(os.getppid() + 1) == b""  # not our parent: the gateway is gone
     assert run(os.getppid()) != b""      # our parent: committed and answered
     assert _rows(str(tmp_path / "o.db"), "SELECT source_id FROM sources") == [("rig-%d" % os.getppid(),)]
+
+
+@pytest.mark.store("sqlite")
+def test_the_writer_moves_points_to_the_indexed_table_inside_its_groups(tmp_path, store_kind):
+    from plexus.gateway.sqlite import points
+
+    path = str(tmp_path / "m.db")
+    w = WriterProcess(path)
+    try:
+        frame = [{"class": "metric", "metric": "m%d" % (i % 10), "value": i, "timestamp": 1760000000000 + i}
+                 for i in range(1000)]
+        stored = [w.submit(points.insert_batch, "rig-%d" % k, None, frame, 1760000000000)
+                  for k in range(points.RECENT_MIN_ROWS // 1000 + 5)]
+        assert [f.result(60) for f in stored] == [1000] * len(stored)
+        deadline = time.monotonic() + 30
+        while not _rows(path, "SELECT count(*) FROM points_indexed")[0][0]:
+            assert time.monotonic() < deadline, "no points moved in 30 s"
+            # a group to ride on; its answer is its own, not the move's
+            assert w.submit(sources.seen, "tick", 1760000000000).result(60) is None
+        assert _rows(path, "SELECT count(*), count(DISTINCT id) FROM points") == [(len(stored) * 1000,) * 2]
+    finally:
+        w.close()

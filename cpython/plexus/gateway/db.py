@@ -18,11 +18,20 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL,
     scopes TEXT NOT NULL, source_id TEXT, created_ms INTEGER NOT NULL, revoked_ms INTEGER);
-CREATE TABLE IF NOT EXISTS points (
+CREATE TABLE IF NOT EXISTS points_indexed (
     id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, metric TEXT NOT NULL, class TEXT NOT NULL,
     ts INTEGER NOT NULL, num REAL, value TEXT NOT NULL, tags TEXT, received_ms INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS points_by_metric ON points (source_id, class, metric, ts);
-CREATE INDEX IF NOT EXISTS points_events ON points (source_id, ts) WHERE class = 'event';
+CREATE INDEX IF NOT EXISTS points_by_metric ON points_indexed (source_id, class, metric, ts);
+CREATE INDEX IF NOT EXISTS points_events ON points_indexed (source_id, ts) WHERE class = 'event';
+CREATE TABLE IF NOT EXISTS points_recent (
+    source_id TEXT NOT NULL, id INTEGER NOT NULL, metric TEXT NOT NULL, class TEXT NOT NULL,
+    ts INTEGER NOT NULL, num REAL, value TEXT NOT NULL, tags TEXT, received_ms INTEGER NOT NULL,
+    PRIMARY KEY (source_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS point_ids (one INTEGER PRIMARY KEY CHECK (one = 1), last INTEGER NOT NULL);
+CREATE VIEW IF NOT EXISTS points AS
+    SELECT id, source_id, metric, class, ts, num, value, tags, received_ms FROM points_indexed
+    UNION ALL
+    SELECT id, source_id, metric, class, ts, num, value, tags, received_ms FROM points_recent;
 CREATE TABLE IF NOT EXISTS metric_names (
     source_id TEXT NOT NULL, metric TEXT NOT NULL, PRIMARY KEY (source_id, metric)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches (
@@ -49,7 +58,7 @@ class DatabaseProblem(ValueError):
     """A --db path the gateway must not use; the message says what to do."""
 
 
-GATEWAY_TABLES = ("keys", "points")
+GATEWAY_TABLES = ("keys", "points_indexed", "points")  # "points": a file from before points_indexed
 
 
 def check(path, may_create=True, make_dir=False):
@@ -102,8 +111,29 @@ def connect(path):
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
+    _split_points(conn)
     conn.executescript(SCHEMA)
     return conn
+
+
+def _split_points(conn):
+    """A file from before points were kept in two tables (gateway/sqlite/points.py):
+    its points table becomes points_indexed, and the view `points` over both
+    takes its name, in one transaction, so a reader always finds `points`."""
+    is_table = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='points'"
+    if conn.execute(is_table).fetchone() is None:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute(is_table).fetchone() is not None:  # not done meanwhile by another connection
+            conn.execute("ALTER TABLE points RENAME TO points_indexed")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 MAX_GROUP = 1024  # write jobs in one transaction at most

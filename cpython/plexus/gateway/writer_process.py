@@ -31,6 +31,7 @@ import sys
 import threading
 
 from plexus.gateway import db
+from plexus.gateway.sqlite import points
 from plexus.gateway.storage import StoreUnavailable
 
 log = logging.getLogger("plexus.gateway")
@@ -138,7 +139,8 @@ class _Child:
         parts = []
         with self._lock:
             if self.dead:
-                _deliver([(fut, False, StoreUnavailable("the SQLite writer process ended")) for fut, _ in jobs])
+                err = self._ended()
+                _deliver([(fut, False, err) for fut, _ in jobs])
                 return
             for fut, job in jobs:
                 self._id = self._id % _MAX_ID + 1  # never _END
@@ -183,9 +185,12 @@ class _Child:
             self.dead = True
             lost, self._waiting = list(self._waiting.values()), {}
         if lost:
-            err = StoreUnavailable("the SQLite writer process ended (exit code %s) before committing"
-                                   % self.proc.returncode)
+            err = self._ended()
             _deliver([(fut, False, err) for fut in lost])
+
+    def _ended(self):
+        return StoreUnavailable("the SQLite writer process ended (exit code %s) before committing"
+                                % self.proc.returncode)
 
 
 def _deliver(results):
@@ -282,8 +287,14 @@ def _serve(conn, inp, out, gateway_pid):
         if os.getppid() != gateway_pid:
             return  # the gateway died: what it sent is not committed, as if this were its own thread
         for k in range(0, len(group), db.MAX_GROUP):
-            results = db.commit_group(conn, group[k:k + db.MAX_GROUP])
-            payload = _pickled(results)
+            jobs = group[k:k + db.MAX_GROUP]
+            if k == 0 and points.move_due():
+                jobs.append((None, points.move_rows, ()))  # the database's own work, answered to nobody
+            results = db.commit_group(conn, jobs)
+            for key, ok, value in results:
+                if key is None and not ok:  # the rows stay in points_recent, read there; the next move retries
+                    log.warning("moving points to the indexed table failed: %s", value)
+            payload = _pickled([r for r in results if r[0] is not None])
             out.write(_HEAD.pack(len(payload), _END) + payload)
             out.flush()
         if end:
