@@ -83,7 +83,7 @@ def bench_raw_sqlite(tmp, batches, points):
     t0 = time.perf_counter()
     for _ in range(batches):
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO points (source_id, metric, class, ts, num, value, tags, received_ms) "
+        conn.executemany("INSERT INTO points_indexed (source_id, metric, class, ts, num, value, tags, received_ms) "
                          "VALUES (?,?,?,?,?,?,?,?)", rows)
         conn.execute("COMMIT")
     dt = time.perf_counter() - t0

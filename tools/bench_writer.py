@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 

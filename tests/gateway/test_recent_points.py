@@ -54,9 +54,9 @@ def _where(conn):
     return counts
 
 
-def test_moves_take_whole_sources_in_turn_and_change_no_answer(tmp_path, monkeypatch):
+def test_moves_take_rows_in_key_order_and_change_no_answer(tmp_path, monkeypatch):
     monkeypatch.setattr(points, "MOVE_MIN_ROWS", 20)
-    monkeypatch.setattr(points, "_cursor", "")
+    monkeypatch.setattr(points, "_cursor", ("", 0))
     points._recount()
     conn = db.connect(str(tmp_path / "m.db"))
     sources = ["rig-%02d" % i for i in range(12)]
@@ -65,14 +65,16 @@ def test_moves_take_whole_sources_in_turn_and_change_no_answer(tmp_path, monkeyp
     assert conn.execute("SELECT count(*) FROM points_indexed").fetchone()[0] == 0
 
     assert _move(conn, min_rows=10 ** 6) == 0  # fewer waiting than asked for: nothing moves
-    first = _move(conn)
-    assert 20 <= first < 12 * 6 * 5
-    for recent, indexed in _where(conn).values():
-        assert recent == 0 or indexed == 0  # whole sources: none split between the tables
+    assert _move(conn) == 20
+    keys = conn.execute("SELECT source_id, id FROM points_indexed ORDER BY source_id, id").fetchall()
+    assert keys == conn.execute("SELECT source_id, id FROM points ORDER BY source_id, id LIMIT 20").fetchall()
     assert _answers(conn, sources) == before
 
-    while _move(conn):
+    moves = [20]
+    while moves[-1]:
+        moves.append(_move(conn))
         assert _answers(conn, sources) == before
+    assert moves == [20] * 18 + [0]  # 360 rows, 20 a move, each from where the last one stopped
     assert conn.execute("SELECT count(*) FROM points_recent").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM points_indexed").fetchone()[0] == 12 * 6 * 5
 
@@ -103,7 +105,7 @@ def test_a_move_is_due_only_when_enough_rows_wait(tmp_path, monkeypatch):
 
 
 def test_deleting_a_source_or_old_points_reaches_both_tables(tmp_path, monkeypatch):
-    monkeypatch.setattr(points, "_cursor", "")
+    monkeypatch.setattr(points, "_cursor", ("", 0))
     points._recount()
     conn = db.connect(str(tmp_path / "d.db"))
     _store(conn, ["gone", "kept"], 4)

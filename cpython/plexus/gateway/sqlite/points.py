@@ -68,7 +68,7 @@ _COLUMNS = "id, " + ", ".join(POINT_COLUMNS)
 _MOVE = "INSERT INTO points_indexed (%s) SELECT %s FROM points_recent WHERE %%s ORDER BY source_id, class, " \
         "metric, ts" % (_COLUMNS, _COLUMNS)
 _recent_rows = None  # rows in points_recent as this process counts them; None: count again
-_cursor = ""         # moves go through the sources in order, from after this one
+_cursor = ("", 0)   # moves go through points_recent in key order, from after this (source_id, id)
 _moved_at = 0.0
 
 
@@ -109,24 +109,25 @@ def move_due():
 
 
 def move_rows(conn, min_rows=None):
-    """One move (a write job): the rows of the sources after the cursor, about
-    a MOVE_PARTS-th of points_recent, once it holds `min_rows` or more
-    (default RECENT_MIN_ROWS)."""
+    """One move (a write job): about a MOVE_PARTS-th of points_recent, the
+    rows after the cursor in (source_id, id) order, once it holds `min_rows`
+    or more (default RECENT_MIN_ROWS). By rows, not whole sources, so one
+    device's backlog of readings moves in steps like any other."""
     global _recent_rows, _cursor
     if _recent_rows is None:
         _recent_rows = conn.execute("SELECT count(*) FROM points_recent").fetchone()[0]
     if _recent_rows < (RECENT_MIN_ROWS if min_rows is None else min_rows) or not _recent_rows:
         return 0
     step = max(MOVE_MIN_ROWS, _recent_rows // MOVE_PARTS)
-    last = conn.execute("SELECT source_id FROM points_recent WHERE source_id > ? ORDER BY source_id "
-                        "LIMIT 1 OFFSET ?", (_cursor, step)).fetchone()
-    if last is None:  # to the end of the sources; the next move starts from the first again
-        where, args = "source_id > ?", (_cursor,)
-    else:  # whole sources only: the last one's rows all move
-        where, args = "source_id > ? AND source_id <= ?", (_cursor, last[0])
+    last = conn.execute("SELECT source_id, id FROM points_recent WHERE (source_id, id) > (?, ?) "
+                        "ORDER BY source_id, id LIMIT 1 OFFSET ?", _cursor + (step - 1,)).fetchone()
+    if last is None:  # to the end; the next move starts from the first source again
+        where, args = "(source_id, id) > (?, ?)", _cursor
+    else:
+        where, args = "(source_id, id) > (?, ?) AND (source_id, id) <= (?, ?)", _cursor + tuple(last)
     moved = conn.execute(_MOVE % where, args).rowcount
     conn.execute("DELETE FROM points_recent WHERE " + where, args)
-    _cursor = "" if last is None else last[0]
+    _cursor = ("", 0) if last is None else tuple(last)
     _recent_rows -= moved
     return moved
 
