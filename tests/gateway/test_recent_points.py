@@ -1,6 +1,7 @@
 """SQLite keeps points in two tables (gateway/sqlite/points.py): new ones in
-points_recent, moved into points_indexed by source range. Readers see one
-`points` view: what a move does must not change a single answer."""
+points_recent, moved into points_indexed in (source_id, id) order. The Data
+API reads both, anything else the view `points`: a move must not change a
+single answer."""
 
 import sqlite3
 

@@ -2,16 +2,17 @@
 beside them, and deleting (one source, or by age). Write jobs: they run on
 the writer process inside a group's transaction (db.commit_group).
 
-Points are kept in two tables, and every reader sees both through the view
-`points` (db.py). New points go into points_recent, clustered by source, so
-a frame's rows sit side by side and a commit changes about one page of it
-per frame. points_indexed holds the rest under the per-metric index. Put
-straight into that index, each point of a frame changed a page of its own
-once a metric's run outgrew a page: at 6 million rows a 10-point frame cost
-the writer 0.28 ms and 92 KiB written, against 0.08 ms and 8 KiB without the
-index (tools/bench_writer.py). move_rows, which the writer process adds to
-a group now and then, moves the rows of the next range of sources across in
-index order, so each index page takes a run of a metric's rows at once.
+Points are kept in two tables. New points go into points_recent, clustered
+by source, so a frame's rows sit side by side and a commit changes about one
+page of it per frame. points_indexed holds the rest under the per-metric
+index. Put straight into that index, each point of a frame changed a page of
+its own once a metric's run outgrew a page: at 6 million rows a 10-point
+frame cost the writer 0.28 ms and 92 KiB written, against 0.08 ms and 8 KiB
+without the index (tools/bench_writer.py). move_rows, which the writer
+process adds to a group now and then, moves the next rows in (source_id, id)
+order across, sorted by the index, so each index page takes a run of a
+metric's rows at once. The Data API reads both tables (sqlite/queries.py);
+anything else reads the view `points` over both (db.py).
 """
 
 import itertools
