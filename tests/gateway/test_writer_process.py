@@ -8,6 +8,7 @@ import operator
 import os
 import signal
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -127,3 +128,66 @@ def test_the_writer_moves_points_to_the_indexed_table_inside_its_groups(tmp_path
         assert _rows(path, "SELECT count(*), count(DISTINCT id) FROM points") == [(len(stored) * 1000,) * 2]
     finally:
         w.close()
+
+
+_running = threading.Event()
+_release = threading.Event()
+
+
+def _held(conn):
+    """A job that holds its group's commit until the test lets it go."""
+    _running.set()
+    assert _release.wait(60)
+
+
+@pytest.mark.store("sqlite")
+def test_jobs_that_come_during_a_commit_are_gathered_and_a_lone_job_is_not_held(tmp_path, store_kind, monkeypatch):
+    import io
+    import pickle
+
+    from plexus.gateway import db, writer_process
+
+    monkeypatch.setattr(writer_process, "GATHER_S", 5.0)  # long, so this test's own pace cannot matter
+    _running.clear()
+    _release.clear()
+    jobs_r, jobs_w = os.pipe()
+    results_r, results_w = os.pipe()
+    out = io.open(results_w, "wb")
+    answers = io.open(results_r, "rb")
+    conn = db.connect(str(tmp_path / "g.db"))
+    serving = threading.Thread(target=writer_process._serve, args=(conn, jobs_r, out, os.getppid()), daemon=True)
+    serving.start()
+
+    def send(i, fn, *args):
+        job = pickle.dumps((fn, args))
+        os.write(jobs_w, writer_process._HEAD.pack(len(job), i) + job)
+
+    def group():
+        n = writer_process._HEAD.unpack(answers.read(writer_process._HEAD.size))[0]
+        return sorted(i for i, ok, _ in pickle.loads(answers.read(n)) if ok)
+
+    try:
+        send(1, _held)
+        assert _running.wait(60)
+        send(2, sources.seen, "rig-2", 1760000000000)  # while group 1 commits
+        _release.set()
+        assert group() == [1]
+        send(3, sources.seen, "rig-3", 1760000000000)  # after group 1: 2 waited, so 3 joins it
+        assert group() == [2, 3]
+        got = []
+        reader = threading.Thread(target=lambda: got.append(group()), daemon=True)
+        send(4, sources.seen, "rig-4", 1760000000000)  # nothing was waiting: committed at once
+        reader.start()
+        reader.join(2.5)  # half the gathering time: a held job would still be waiting
+        assert got == [[4]]
+    finally:
+        _release.set()
+        os.write(jobs_w, writer_process._HEAD.pack(0, writer_process._END))
+        serving.join(30)
+        conn.close()
+        for f in (out, answers):
+            f.close()
+        os.close(jobs_r)
+        os.close(jobs_w)
+    assert _rows(str(tmp_path / "g.db"), "SELECT source_id FROM sources ORDER BY 1") == \
+        [("rig-2",), ("rig-3",), ("rig-4",)]
