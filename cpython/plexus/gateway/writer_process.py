@@ -55,7 +55,7 @@ CHECKPOINT_PAGES = 10000
 # group began before the next group is read, so that under load a commit
 # holds many frames, not one or two. Without it, 1,000 devices at a frame a
 # second came in groups of 1.6, and the writer's share of CPU per frame was
-# 0.47 ms; with it, 0.27 ms, for an ack p50 of 9 ms instead of 2
+# 0.47 ms; with it, 0.33 ms, for an ack p50 of 9 ms instead of 2
 # (docs/benchmarks.md). A job that finds nothing waiting, as a lone
 # client's does, is read and committed at once.
 GATHER_S = 0.010
