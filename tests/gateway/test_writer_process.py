@@ -148,6 +148,17 @@ def test_jobs_that_come_during_a_commit_are_gathered_and_a_lone_job_is_not_held(
     from plexus.gateway import db, writer_process
 
     monkeypatch.setattr(writer_process, "GATHER_S", 5.0)  # long, so this test's own pace cannot matter
+    checks, checked = [], threading.Condition()  # what the writer found each time it looked for waiting jobs
+    looked = writer_process._jobs_waiting
+
+    def look(fd):
+        found = looked(fd)
+        with checked:
+            checks.append(found)
+            checked.notify_all()
+        return found
+
+    monkeypatch.setattr(writer_process, "_jobs_waiting", look)
     _running.clear()
     _release.clear()
     jobs_r, jobs_w = os.pipe()
@@ -167,6 +178,8 @@ def test_jobs_that_come_during_a_commit_are_gathered_and_a_lone_job_is_not_held(
         return sorted(i for i, ok, _ in pickle.loads(answers.read(n)) if ok)
 
     try:
+        with checked:  # it looked before anything was sent
+            assert checked.wait_for(lambda: checks, 30)
         send(1, _held)
         assert _running.wait(60)
         send(2, sources.seen, "rig-2", 1760000000000)  # while group 1 commits
@@ -174,12 +187,15 @@ def test_jobs_that_come_during_a_commit_are_gathered_and_a_lone_job_is_not_held(
         assert group() == [1]
         send(3, sources.seen, "rig-3", 1760000000000)  # after group 1: 2 waited, so 3 joins it
         assert group() == [2, 3]
+        with checked:  # the writer has looked after group [2, 3], found nothing, and waits to read
+            assert checked.wait_for(lambda: len(checks) >= 3, 30)
         got = []
         reader = threading.Thread(target=lambda: got.append(group()), daemon=True)
-        send(4, sources.seen, "rig-4", 1760000000000)  # nothing was waiting: committed at once
+        send(4, sources.seen, "rig-4", 1760000000000)
         reader.start()
         reader.join(2.5)  # half the gathering time: a held job would still be waiting
         assert got == [[4]]
+        assert checks[:3] == [False, True, False]
     finally:
         _release.set()
         os.write(jobs_w, writer_process._HEAD.pack(0, writer_process._END))
