@@ -3,7 +3,7 @@
 // view's own and is applied in place. The key never appears in the URL.
 
 import { api, savedKey, saveKey, forgetKey, onKeyRejected } from "./api.js";
-import { h, clear } from "./dom.js";
+import { h, clear, hashPath } from "./dom.js";
 import { fleetView } from "./fleet.js";
 import { deviceView } from "./device.js";
 
@@ -23,8 +23,7 @@ function show(view, path) {
 // Show the current view with a new query: push a history entry, or replace
 // this one (a view choosing its own default, or going back a zoom step).
 function navigate(query, replace) {
-  const hash = location.hash.split("?")[0] || "#/";
-  const next = hash + (query ? "?" + query : "");
+  const next = hashPath() + (query ? "?" + query : "");
   if (replace) {
     history.replaceState(null, "", next);
     route();
@@ -39,12 +38,15 @@ function route() {
     return show(loginView, null);
   }
   userBox.hidden = false;
-  const [path, query] = (location.hash || "#/").split("?");
-  const params = new URLSearchParams(query || "");
+  const path = hashPath();
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
   if (current && currentPath === path && current.update) return current.update(params);
+  // A view's navigate does nothing once the URL shows another view: an
+  // answer that comes after the user moved on must not take the URL back.
+  const nav = (q, replace) => { if (hashPath() === path) navigate(q, replace); };
   const m = path.match(/^#\/source\/(.+)$/);
-  if (m) show((root) => deviceView(root, decodeURIComponent(m[1]), params, navigate), path);
-  else show((root) => fleetView(root, params, navigate), path);
+  if (m) show((root) => deviceView(root, decodeURIComponent(m[1]), params, nav), path);
+  else show((root) => fleetView(root, params, nav), path);
 }
 
 function loginView(root) {

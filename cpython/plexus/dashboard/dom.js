@@ -17,6 +17,11 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// The view part of the URL: "#/" (the fleet) or "#/source/<id>", without its "?" query.
+export function hashPath() {
+  return (location.hash || "#/").split("?")[0];
+}
+
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;

@@ -4,7 +4,7 @@
 // sparklines every 30 s. The chosen metric, sort and filter live in the URL.
 
 import { api, sourcePath } from "./api.js";
-import { h, clear, ago, formatValue } from "./dom.js";
+import { h, clear, ago, formatValue, hashPath } from "./dom.js";
 import { fleetMetric } from "./data.js";
 import { unitOf } from "./units.js";
 
@@ -59,8 +59,11 @@ export function fleetView(root, params, navigate) {
       body),
     empty));
 
-  // The view's choices go into the URL (replacing the entry: no new history).
+  // The view's choices go into the URL (replacing the entry: no new history),
+  // while the URL still shows the fleet: an answer that comes after the user
+  // opened a device must not take the URL back.
   function remember() {
+    if (st.stopped || hashPath() !== "#/") return;
     const q = new URLSearchParams();
     if (st.metric) q.set("metric", st.metric);
     if (st.sort !== "state") q.set("sort", st.sort);
